@@ -1,0 +1,74 @@
+//! `zava:mcp/caller`: the caller's scope and a log sink tagged with the tool.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
+use super::HostState;
+use crate::bindings::zava::mcp::caller::{self, Level, Scope as WitScope};
+use crate::identity::Scope;
+
+/// Per-call state: whose call this is and which tool is running.
+pub struct CallerCtx {
+    pub scope: Scope,
+    /// The component file, then the tool name, for log lines.
+    pub component: Arc<str>,
+    pub tool: Arc<str>,
+}
+
+struct Caller;
+impl HasData for Caller {
+    type Data<'a> = &'a mut CallerCtx;
+}
+
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    caller::add_to_linker::<HostState, Caller>(linker, |state| &mut state.caller)
+}
+
+/// Log lines from a component are capped so a chatty tool cannot flood the log.
+const MAX_LOG_LINE: usize = 4096;
+
+impl caller::Host for CallerCtx {
+    async fn current(&mut self) -> WitScope {
+        match self.scope {
+            Scope::HeadOffice => WitScope::HeadOffice,
+            Scope::Store(id) => WitScope::Store(id),
+            Scope::Unassigned => WitScope::Unassigned,
+        }
+    }
+
+    async fn log(&mut self, level: Level, message: String) {
+        let message = truncate(&message, MAX_LOG_LINE);
+        let (component, tool) = (&*self.component, &*self.tool);
+        match level {
+            Level::Debug => tracing::debug!(target: "component", component, tool, "{message}"),
+            Level::Info => tracing::info!(target: "component", component, tool, "{message}"),
+            Level::Warn => tracing::warn!(target: "component", component, tool, "{message}"),
+            Level::Error => tracing::error!(target: "component", component, tool, "{message}"),
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

@@ -1,0 +1,196 @@
+//! Command line and environment. Every flag has an environment variable; the
+//! whole configuration is printed at start-up (it holds no secrets yet).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::runtime::limits::SandboxLimits;
+
+#[derive(Debug, Parser)]
+#[command(name = "mcp-host", version, about = "MCP server whose tools are sandboxed WebAssembly components")]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, env = "MCP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP over Streamable HTTP at /mcp.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum IdentityMode {
+    /// Trust the `x-rls-user-id` header (development, loopback only).
+    DevHeader,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MCP_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Folder of tool components (`*.wasm`), watched for changes.
+    #[arg(long, env = "MCP_COMPONENTS_DIR", default_value = "components-dist")]
+    pub components: PathBuf,
+
+    /// Where compiled components are cached [default: <components>/.compiled].
+    #[arg(long, env = "MCP_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile every component at start instead of using the disk cache.
+    #[arg(long, env = "MCP_NO_CACHE")]
+    pub no_cache: bool,
+
+    /// How callers are identified. Required: there is no anonymous mode.
+    #[arg(long, env = "MCP_IDENTITY", value_enum)]
+    pub identity: IdentityMode,
+
+    /// Allow `dev-header` identity on a non-loopback address (unsafe).
+    #[arg(long, env = "MCP_ALLOW_DEV_HEADER_ON_NETWORK")]
+    pub allow_dev_header_on_network: bool,
+
+    /// Accepted `Host` values (`name` or `name:port`; `*` for any)
+    /// [default: localhost, 127.0.0.1, [::1]].
+    #[arg(long, env = "MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Accepted browser `Origin`s (`scheme://host[:port|:*]`); requests
+    /// without `Origin` always pass [default: http(s) on localhost/127.0.0.1/[::1]].
+    #[arg(long, env = "MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Largest accepted request body.
+    #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Wall-clock limit of one tool call (e.g. `30s`, `500ms`).
+    #[arg(long, env = "MCP_CALL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub call_timeout: Duration,
+
+    /// Memory limit of one tool instance, in MiB.
+    #[arg(long, env = "MCP_MEMORY_LIMIT_MIB", default_value_t = 64)]
+    pub memory_limit_mib: usize,
+
+    /// Tool instances that may run at once.
+    #[arg(long, env = "MCP_MAX_INSTANCES", default_value_t = 256)]
+    pub max_instances: u32,
+
+    /// Rescan the components folder this often even without file events
+    /// (network shares send none).
+    #[arg(long, env = "MCP_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+}
+
+impl ServeArgs {
+    pub fn limits(&self) -> SandboxLimits {
+        SandboxLimits {
+            deadline: self.call_timeout,
+            memory_bytes: self.memory_limit_mib << 20,
+            max_instances: self.max_instances,
+        }
+    }
+
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        Some(
+            self.cache_dir
+                .clone()
+                .unwrap_or_else(|| self.components.join(".compiled")),
+        )
+    }
+
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        if self.allowed_hosts.is_empty() {
+            return ["localhost", "127.0.0.1", "[::1]"].map(String::from).to_vec();
+        }
+        self.allowed_hosts.clone()
+    }
+
+    pub fn allowed_origins(&self) -> Vec<String> {
+        if self.allowed_origins.is_empty() {
+            return ["http", "https"]
+                .iter()
+                .flat_map(|scheme| {
+                    ["localhost", "127.0.0.1", "[::1]"].map(|host| format!("{scheme}://{host}:*"))
+                })
+                .collect();
+        }
+        self.allowed_origins.clone()
+    }
+
+    /// Refuses combinations that would be unsafe.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.identity == IdentityMode::DevHeader
+            && !self.listen.ip().is_loopback()
+            && !self.allow_dev_header_on_network
+        {
+            return Err(format!(
+                "--identity dev-header trusts a header anyone can send, so it only listens on loopback; \
+                 {} is not loopback (pass --allow-dev-header-on-network to force it)",
+                self.listen
+            ));
+        }
+        if self.memory_limit_mib == 0 || self.max_instances == 0 {
+            return Err("--memory-limit-mib and --max-instances must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["mcp-host", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::parse_from(argv).command {
+            Command::Serve(args) => args,
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_classic_sample() {
+        let args = parse(&["--identity", "dev-header"]);
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(args.call_timeout, Duration::from_secs(30));
+        assert_eq!(args.limits().memory_bytes, 64 << 20);
+        assert!(args.validate().is_ok());
+    }
+
+    #[test]
+    fn dev_header_refuses_network_addresses_unless_forced() {
+        let args = parse(&["--identity", "dev-header", "--listen", "0.0.0.0:8000"]);
+        assert!(args.validate().is_err());
+        let forced = parse(&[
+            "--identity",
+            "dev-header",
+            "--listen",
+            "0.0.0.0:8000",
+            "--allow-dev-header-on-network",
+        ]);
+        assert!(forced.validate().is_ok());
+    }
+
+    #[test]
+    fn durations_are_human() {
+        let args = parse(&["--identity", "dev-header", "--call-timeout", "250ms"]);
+        assert_eq!(args.call_timeout, Duration::from_millis(250));
+    }
+}

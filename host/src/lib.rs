@@ -1,0 +1,33 @@
+//! `mcp-host`: an MCP server whose tools are sandboxed WebAssembly components.
+//!
+//! Reading order:
+//! - [`config`]: every knob, one typed struct per subcommand.
+//! - [`identity`]: who is calling (dev header now, verified tokens later).
+//! - [`runtime`]: wasmtime engine, component loading, the per-call sandbox, the
+//!   tool registry and the folder watcher that hot-swaps components.
+//! - [`capabilities`]: the host side of each WIT import (`caller`, `database`,
+//!   `embeddings`, and the small WASI subset components get).
+//! - [`mcp`]: the MCP protocol handler (rmcp) and its HTTP front (axum).
+//! - [`app`]: wiring it all together for `mcp-host serve`.
+
+pub mod app;
+pub mod capabilities;
+pub mod config;
+pub mod identity;
+pub mod mcp;
+pub mod runtime;
+
+/// The generated bindings for `wit/zava-mcp.wit`.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "tool-component",
+        imports: { default: async },
+        exports: { default: async },
+    });
+}
+
+/// The WIT package version this host speaks; components built against another
+/// version are refused at load time with a message saying so.
+pub const WIT_PACKAGE: &str = "zava:mcp";
+pub const WIT_VERSION: &str = "0.1.0";

@@ -1,0 +1,202 @@
+//! What every `/mcp` request passes before rmcp sees it:
+//! 1. `Host` must be one we serve (DNS-rebinding defence) -> else 403;
+//! 2. `Origin`, when present, must be allowed (cross-site defence) -> else 403;
+//! 3. the caller must authenticate -> else 401 with a `WWW-Authenticate`
+//!    challenge. The [`Identity`](crate::identity::Identity) is attached to
+//!    the request for the MCP handler.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use super::jsonrpc;
+use crate::identity::SharedAuthenticator;
+
+pub struct Guard {
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub authenticator: SharedAuthenticator,
+}
+
+pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+    if let Err(reason) = check_host(request.headers(), &guard.allowed_hosts) {
+        tracing::warn!(reason, "request refused (Host)");
+        return forbidden(reason);
+    }
+    if let Err(reason) = check_origin(request.headers(), &guard.allowed_origins) {
+        tracing::warn!(reason, "request refused (Origin)");
+        return forbidden(reason);
+    }
+    match guard.authenticator.authenticate(request.headers()).await {
+        Ok(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        Err(error) => {
+            let mut response = jsonrpc::error_response(
+                StatusCode::UNAUTHORIZED,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                &error.to_string(),
+            );
+            if let Ok(challenge) = HeaderValue::from_str(&guard.authenticator.challenge()) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+            }
+            response
+        }
+    }
+}
+
+fn forbidden(reason: &'static str) -> Response {
+    (StatusCode::FORBIDDEN, format!("Forbidden: {reason}")).into_response()
+}
+
+/// Splits `host[:port]` (IPv6 in brackets) into a lower-case host and port.
+fn split_authority(authority: &str) -> Option<(String, Option<u16>)> {
+    let authority = authority.trim();
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => (host, Some(port)),
+            _ => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => Some(p.parse().ok()?),
+        None => None,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_ascii_lowercase(), port))
+}
+
+/// Allowed entries are `host` (any port) or `host:port`.
+fn check_host(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static str> {
+    if allowed.iter().any(|a| a == "*") {
+        return Ok(());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or("missing or unreadable Host header")?;
+    let (host, port) = split_authority(host).ok_or("malformed Host header")?;
+    let ok = allowed.iter().filter_map(|a| split_authority(a)).any(|(h, p)| {
+        h == host && (p.is_none() || p == port)
+    });
+    if ok { Ok(()) } else { Err("Host header is not allowed") }
+}
+
+/// Allowed entries are `scheme://host`, `scheme://host:port`,
+/// `scheme://host:*` or the literal `null`. No `Origin` (non-browser clients
+/// such as VS Code) passes.
+fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static str> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| "unreadable Origin header")?;
+    if allowed.iter().any(|a| a == "*" || (a == "null" && origin == "null")) {
+        return Ok(());
+    }
+    let origin = parse_origin(origin).ok_or("malformed Origin header")?;
+    if allowed.iter().filter_map(|a| parse_allowed_origin(a)).any(|a| a.matches(&origin)) {
+        Ok(())
+    } else {
+        Err("Origin is not allowed")
+    }
+}
+
+/// An `Origin` as (scheme, host, port), scheme and host lower-cased.
+#[derive(Debug, PartialEq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+/// An allow-list entry; `port: None` means any port (`:*`).
+struct AllowedOrigin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl AllowedOrigin {
+    fn matches(&self, origin: &Origin) -> bool {
+        self.scheme == origin.scheme
+            && self.host == origin.host
+            && self.port.is_none_or(|p| p == origin.port)
+    }
+}
+
+fn parse_allowed_origin(entry: &str) -> Option<AllowedOrigin> {
+    if let Some(base) = entry.strip_suffix(":*") {
+        let origin = parse_origin(base)?;
+        return Some(AllowedOrigin { scheme: origin.scheme, host: origin.host, port: None });
+    }
+    let origin = parse_origin(entry)?;
+    Some(AllowedOrigin { scheme: origin.scheme, host: origin.host, port: Some(origin.port) })
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 }
+}
+
+fn parse_origin(origin: &str) -> Option<Origin> {
+    let (scheme, authority) = origin.split_once("://")?;
+    let (host, port) = split_authority(authority.trim_end_matches('/'))?;
+    Some(Origin {
+        scheme: scheme.to_ascii_lowercase(),
+        host,
+        port: port.unwrap_or_else(|| default_port(scheme)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(name, value.parse().unwrap());
+        map
+    }
+
+    fn hosts() -> Vec<String> {
+        vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into(), "mcp.example.com:443".into()]
+    }
+
+    #[test]
+    fn loopback_hosts_on_any_port_are_allowed() {
+        for host in ["localhost:8000", "127.0.0.1:1234", "[::1]:8000", "LOCALHOST"] {
+            assert_eq!(check_host(&headers(header::HOST, host), &hosts()), Ok(()), "{host}");
+        }
+    }
+
+    #[test]
+    fn rebinding_hosts_and_wrong_ports_are_refused() {
+        for host in ["evil.example:8000", "mcp.example.com:8443", "127.0.0.1.evil.example"] {
+            assert!(check_host(&headers(header::HOST, host), &hosts()).is_err(), "{host}");
+        }
+        assert!(check_host(&HeaderMap::new(), &hosts()).is_err());
+    }
+
+    #[test]
+    fn origins_match_scheme_host_and_port() {
+        let allowed = vec!["http://localhost:*".to_string(), "https://app.example.com".to_string()];
+        let check = |o: &str| check_origin(&headers(header::ORIGIN, o), &allowed);
+        assert_eq!(check("http://localhost:6274"), Ok(()));
+        assert_eq!(check("https://app.example.com"), Ok(()));
+        assert_eq!(check("https://app.example.com:443"), Ok(()));
+        assert!(check("https://app.example.com:8443").is_err());
+        assert!(check("https://evil.example").is_err());
+        assert!(check("http://localhost.evil.example:80").is_err());
+        assert!(check("null").is_err());
+        assert_eq!(check_origin(&HeaderMap::new(), &allowed), Ok(()));
+    }
+}

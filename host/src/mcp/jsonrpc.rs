@@ -1,0 +1,166 @@
+//! Malformed input gets a JSON-RPC error, not a bare HTTP status: bodies over
+//! the cap (413), bodies that are not JSON (-32700), and JSON that is not a
+//! JSON-RPC message we accept (-32600 / -32602), all with HTTP 400 or 413.
+//! Well-formed messages pass on to rmcp untouched.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode, header};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
+use serde_json::{Value, json};
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const INVALID_PARAMS: i64 = -32602;
+
+/// Client-to-server request methods of the MCP specification.
+const STANDARD_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+/// A JSON-RPC error object as an HTTP response.
+pub fn error_response(status: StatusCode, id: Option<Value>, code: i64, message: &str) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id.unwrap_or(Value::Null),
+        "error": { "code": code, "message": message },
+    });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// Why a body is not a message we accept: (JSON-RPC code, request id, text).
+#[derive(Debug, PartialEq)]
+pub struct Rejection {
+    pub code: i64,
+    pub id: Option<Value>,
+    pub message: String,
+}
+
+/// Checks one POSTed body.
+pub fn validate(body: &[u8]) -> Result<(), Rejection> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| Rejection {
+        code: PARSE_ERROR,
+        id: None,
+        message: format!("Parse error: the body is not valid JSON ({e})"),
+    })?;
+    let reject = |code, id: Option<&Value>, message: String| Rejection {
+        code,
+        id: id.cloned(),
+        message,
+    };
+    let Value::Object(object) = &value else {
+        let what = if value.is_array() {
+            "batches are not supported; send one JSON-RPC message per request"
+        } else {
+            "the body must be a JSON-RPC message object"
+        };
+        return Err(reject(INVALID_REQUEST, None, format!("Invalid Request: {what}")));
+    };
+    let id = object.get("id");
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(reject(INVALID_REQUEST, id, r#"Invalid Request: "jsonrpc" must be "2.0""#.into()));
+    }
+    let message = serde_json::from_value::<ClientJsonRpcMessage>(value.clone()).map_err(|e| {
+        let code = if object.get("method").is_some_and(Value::is_string) {
+            INVALID_PARAMS
+        } else {
+            INVALID_REQUEST
+        };
+        let kind = if code == INVALID_PARAMS { "Invalid params" } else { "Invalid Request" };
+        reject(code, id, format!("{kind}: {e}"))
+    })?;
+    // rmcp parses a standard method whose params do not fit as a "custom"
+    // request, which would then be answered "method not found". Say what is
+    // really wrong instead.
+    if let ClientJsonRpcMessage::Request(request) = &message
+        && let ClientRequest::CustomRequest(custom) = &request.request
+        && STANDARD_METHODS.contains(&custom.method.as_str())
+    {
+        return Err(reject(
+            INVALID_PARAMS,
+            id,
+            format!("Invalid params for `{}`: see the MCP schema for this method", custom.method),
+        ));
+    }
+    Ok(())
+}
+
+/// Middleware for POST `/mcp`: caps the body and validates it.
+pub async fn check_body(State(max_bytes): State<usize>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            INVALID_REQUEST,
+            &format!("Invalid Request: the body exceeds {max_bytes} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max_bytes) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, max_bytes).await else {
+        return too_large();
+    };
+    if let Err(rejection) = validate(&bytes) {
+        tracing::debug!(code = rejection.code, "malformed JSON-RPC refused");
+        return error_response(StatusCode::BAD_REQUEST, rejection.id, rejection.code, &rejection.message);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_json_is_a_parse_error() {
+        assert_eq!(validate(b"{not json").unwrap_err().code, PARSE_ERROR);
+        assert_eq!(validate(b"").unwrap_err().code, PARSE_ERROR);
+    }
+
+    #[test]
+    fn wrong_shapes_are_invalid_requests() {
+        assert_eq!(validate(b"[]").unwrap_err().code, INVALID_REQUEST);
+        assert_eq!(validate(b"42").unwrap_err().code, INVALID_REQUEST);
+        let no_version = validate(br#"{"id":7,"method":"ping"}"#).unwrap_err();
+        assert_eq!((no_version.code, no_version.id), (INVALID_REQUEST, Some(json!(7))));
+    }
+
+    #[test]
+    fn bad_params_name_the_request() {
+        let bad = validate(br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":5}}"#)
+            .unwrap_err();
+        assert_eq!((bad.code, bad.id), (INVALID_PARAMS, Some(json!("a"))));
+    }
+
+    #[test]
+    fn real_messages_pass() {
+        validate(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
+        validate(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        validate(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}"#)
+            .unwrap();
+    }
+}

@@ -1,0 +1,13 @@
+//! MCP: the protocol handler and its HTTP front.
+//!
+//! - [`handler`]: rmcp `ServerHandler` over the tool registry; knows no HTTP.
+//! - [`sessions`]: live sessions, told when the tool list changes.
+//! - [`http`]: the axum router: `/mcp`, `/healthz`, `/readyz`.
+//! - [`guard`]: Host/Origin checks and identity, before rmcp sees a request.
+//! - [`jsonrpc`]: body cap and JSON-RPC error answers for malformed input.
+
+pub mod guard;
+pub mod handler;
+pub mod http;
+pub mod jsonrpc;
+pub mod sessions;

@@ -1,0 +1,57 @@
+//! The one wasmtime [`Engine`] of the host.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use super::limits::SandboxLimits;
+
+/// How often the epoch advances. A running guest yields to the async runtime
+/// at every tick (so a busy loop cannot starve other calls) and checks its
+/// deadline then, so deadlines are precise to about one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Builds the engine: component model, async, epoch interruption, and the
+/// pooling allocator sized for `limits`.
+pub fn build(limits: &SandboxLimits) -> wasmtime::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    let instances = limits.max_instances;
+    // A Rust tool component has one core module plus a few small shims.
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * 8)
+        .total_memories(instances * 2)
+        .total_tables(instances * 8)
+        .total_stacks(instances)
+        .max_core_instances_per_component(16)
+        .max_memories_per_component(2)
+        .max_tables_per_component(16)
+        .max_memory_size(limits.memory_bytes);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)?;
+    start_epoch_ticker(&engine)?;
+    Ok(engine)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a small thread that
+/// ends when the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) -> wasmtime::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        // Without a ticker no deadline fires: refuse to start rather than run so.
+        .map_err(|error| wasmtime::format_err!("cannot start the epoch ticker thread: {error}"))?;
+    Ok(())
+}

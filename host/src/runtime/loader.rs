@@ -1,0 +1,118 @@
+//! Turns a `.wasm` file into a [`LoadedComponent`]: compiled (or taken from
+//! the disk cache), checked against the WIT contract, linked once into an
+//! `InstancePre`, and asked which tools it offers. All of it runs off the
+//! request path (compilation on a blocking thread).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use super::cache::{CompiledCache, Origin, sha256_hex};
+use super::contract::{self, ContractError};
+use super::sandbox::{CallError, Sandbox};
+use super::tooldef::{self, ToolDefError, ToolSpec};
+use crate::bindings::ToolComponentPre;
+use crate::capabilities::{self, HostState, wasi};
+
+/// A component ready to serve calls. Shared by `Arc`: a call in flight keeps
+/// the version it started on, even after a swap.
+pub struct LoadedComponent {
+    /// File name within the components folder, e.g. `utc_date.wasm`.
+    pub file: Arc<str>,
+    pub path: PathBuf,
+    /// Hex sha256 of the file's bytes.
+    pub digest: String,
+    pub tools: Vec<ToolSpec>,
+    pub pre: ToolComponentPre<HostState>,
+    /// Whether this load compiled the code or took it from the disk cache.
+    pub origin: Origin,
+}
+
+impl std::fmt::Debug for LoadedComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedComponent")
+            .field("file", &self.file)
+            .field("digest", &self.digest)
+            .field("tools", &self.tools.iter().map(|t| &t.name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read it: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("it is not a valid WebAssembly component: {0}")]
+    Compile(String),
+    #[error("{0}")]
+    Contract(#[from] ContractError),
+    #[error("it cannot be linked: {0}")]
+    Link(String),
+    #[error("asking it for its tools failed: {0}")]
+    Discover(#[from] CallError),
+    #[error("{0}")]
+    ToolDef(#[from] ToolDefError),
+}
+
+pub struct Loader {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Arc<CompiledCache>,
+    sandbox: Arc<Sandbox>,
+}
+
+impl Loader {
+    pub fn new(
+        engine: Engine,
+        cache: CompiledCache,
+        sandbox: Arc<Sandbox>,
+    ) -> wasmtime::Result<Self> {
+        let mut linker = Linker::new(&engine);
+        capabilities::add_to_linker(&mut linker)?;
+        Ok(Self {
+            engine,
+            linker,
+            cache: Arc::new(cache),
+            sandbox,
+        })
+    }
+
+    /// Loads the component in `path` from bytes already read.
+    pub async fn load(&self, path: &Path, wasm: Vec<u8>) -> Result<LoadedComponent, LoadError> {
+        let file: Arc<str> = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into())
+            .unwrap_or_else(|| path.to_string_lossy().into());
+        let digest = sha256_hex(&wasm);
+        let (engine, cache, key) = (self.engine.clone(), self.cache.clone(), digest.clone());
+        let (component, origin) =
+            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))
+                .await
+                .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        contract::check(&self.engine, &component)?;
+
+        // WASI imports we withhold (filesystem, sockets, environment ...)
+        // become traps: the component loads, and using one fails that call.
+        let mut linker = self.linker.clone();
+        wasi::withhold_unlinked(&mut linker, &self.engine, &component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(|pre| self.sandbox.prepare(pre))
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+
+        let defs = self.sandbox.list_tools(&pre, &file).await?;
+        let tools = tooldef::validate(defs)?;
+        Ok(LoadedComponent {
+            file,
+            path: path.to_path_buf(),
+            digest,
+            tools,
+            pre,
+            origin,
+        })
+    }
+}

@@ -1,0 +1,227 @@
+//! Keeps the registry in step with the components folder.
+//!
+//! Change detection is a cheap scan (name, size, mtime) of `*.wasm` files,
+//! run when inotify reports something and on a slow poll as a fallback
+//! (network shares such as Azure Files send no inotify events). A file whose
+//! fingerprint changed is read and hashed; only new content is loaded. A
+//! broken file is logged once and the version already serving stays.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use notify::{RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::cache::sha256_hex;
+use super::cache::Origin;
+use super::loader::Loader;
+use super::registry::Registry;
+
+/// How long to let a burst of file events settle before scanning.
+const SETTLE: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+/// What the watcher last saw of a file.
+struct Seen {
+    fingerprint: Fingerprint,
+    digest: String,
+}
+
+pub struct Watcher {
+    dir: PathBuf,
+    loader: Arc<Loader>,
+    registry: Arc<Registry>,
+    poll: Duration,
+    seen: HashMap<PathBuf, Seen>,
+}
+
+/// Summary of one scan, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanReport {
+    pub loaded: usize,
+    pub rejected: usize,
+    pub removed: usize,
+}
+
+impl Watcher {
+    pub fn new(dir: PathBuf, loader: Arc<Loader>, registry: Arc<Registry>, poll: Duration) -> Self {
+        Self {
+            dir,
+            loader,
+            registry,
+            poll,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Runs until `cancel` fires: scans on file events and on every poll tick.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let (events_tx, mut events) = mpsc::channel::<()>(1);
+        // inotify is an optimisation; without it the poll still finds changes.
+        let _fs_watcher = notify::recommended_watcher(move |_event| {
+            let _ = events_tx.try_send(());
+        })
+        .and_then(|mut watcher| {
+            watcher.watch(&self.dir, RecursiveMode::NonRecursive)?;
+            Ok(watcher)
+        })
+        .inspect_err(|error| {
+            tracing::warn!(%error, "file events unavailable; relying on polling");
+        })
+        .ok();
+        let mut poll = tokio::time::interval(self.poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                Some(()) = events.recv() => {
+                    tokio::time::sleep(SETTLE).await;
+                    while events.try_recv().is_ok() {}
+                }
+                _ = poll.tick() => {}
+            }
+            self.scan().await;
+        }
+    }
+
+    /// Brings the registry in line with the folder once.
+    pub async fn scan(&mut self) -> ScanReport {
+        let mut report = ScanReport::default();
+        let present = match list_wasm_files(&self.dir) {
+            Ok(files) => files,
+            Err(error) => {
+                tracing::error!(dir = %self.dir.display(), %error, "cannot read the components folder; keeping the tools already loaded");
+                return report;
+            }
+        };
+
+        let gone: Vec<PathBuf> = self
+            .seen
+            .keys()
+            .filter(|path| !present.contains_key(*path))
+            .cloned()
+            .collect();
+        for path in gone {
+            self.seen.remove(&path);
+            if self.registry.remove(&path) {
+                report.removed += 1;
+                tracing::info!(file = %display_name(&path), "component removed; its tools are gone");
+            }
+        }
+
+        for (path, fingerprint) in present {
+            if self.seen.get(&path).map(|s| s.fingerprint) == Some(fingerprint) {
+                continue;
+            }
+            match self.refresh(&path, fingerprint).await {
+                Refresh::Loaded => report.loaded += 1,
+                Refresh::Rejected => report.rejected += 1,
+                Refresh::Unchanged => {}
+            }
+        }
+        report
+    }
+
+    async fn refresh(&mut self, path: &Path, fingerprint: Fingerprint) -> Refresh {
+        let wasm = match tokio::fs::read(path).await {
+            Ok(bytes) => bytes,
+            // Vanished between listing and reading: the next scan sees it gone.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Refresh::Unchanged,
+            Err(error) => {
+                self.reject(path, fingerprint, String::new(), &error.to_string());
+                return Refresh::Rejected;
+            }
+        };
+        let digest = sha256_hex(&wasm);
+        if self.seen.get(path).is_some_and(|s| s.digest == digest) {
+            // Touched, not changed (or the same broken bytes): nothing to do.
+            self.seen.insert(path.to_path_buf(), Seen { fingerprint, digest });
+            return Refresh::Unchanged;
+        }
+        let started = std::time::Instant::now();
+        let outcome = match self.loader.load(path, wasm).await {
+            Ok(component) => {
+                let tools: Vec<String> = component.tools.iter().map(|t| t.name.clone()).collect();
+                let replaced = self.registry.snapshot().component(path).is_some();
+                let origin = component.origin;
+                self.registry
+                    .install(component)
+                    .map(|()| (tools, replaced, origin))
+                    .map_err(|e| e.to_string())
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        match outcome {
+            Ok((tools, replaced, origin)) => {
+                tracing::info!(
+                    file = %display_name(path),
+                    digest = &digest[..12],
+                    tools = ?tools,
+                    from_cache = (origin == Origin::Cache),
+                    ms = started.elapsed().as_millis() as u64,
+                    "component {}", if replaced { "replaced" } else { "loaded" }
+                );
+                self.seen.insert(path.to_path_buf(), Seen { fingerprint, digest });
+                Refresh::Loaded
+            }
+            Err(reason) => {
+                self.reject(path, fingerprint, digest, &reason);
+                Refresh::Rejected
+            }
+        }
+    }
+
+    fn reject(&mut self, path: &Path, fingerprint: Fingerprint, digest: String, reason: &str) {
+        let keeps = match self.registry.snapshot().component(path) {
+            Some(old) => format!("; the previous version ({}) keeps serving", &old.digest[..12]),
+            None => String::new(),
+        };
+        tracing::error!(file = %display_name(path), "component rejected: {reason}{keeps}");
+        self.seen.insert(path.to_path_buf(), Seen { fingerprint, digest });
+    }
+}
+
+enum Refresh {
+    Loaded,
+    Rejected,
+    Unchanged,
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// `*.wasm` regular files directly in `dir` (hidden files are skipped, so a
+/// copy to `.name.wasm` then a rename is atomic from our point of view).
+fn list_wasm_files(dir: &Path) -> std::io::Result<HashMap<PathBuf, Fingerprint>> {
+    let mut files = HashMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || path.extension().is_none_or(|ext| ext != "wasm") {
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_file() {
+            let fingerprint = Fingerprint {
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            };
+            files.insert(path, fingerprint);
+        }
+    }
+    Ok(files)
+}

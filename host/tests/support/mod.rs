@@ -1,0 +1,222 @@
+//! Shared fixtures for the integration tests: built components, a running
+//! host on a private folder and port, and a real MCP client (rmcp's, over
+//! Streamable HTTP) that records `tools/list_changed` notifications.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use clap::Parser;
+use mcp_host::app::{self, Server};
+use mcp_host::config::{Cli, Command as Sub, ServeArgs};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientConfig, JsonObject, ProtocolVersion,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use tokio::sync::mpsc;
+
+pub const HEAD_OFFICE: &str = "00000000-0000-0000-0000-000000000000";
+pub const SEATTLE: &str = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
+
+/// The folder of built fixture components (built once per test binary).
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let status = Command::new("bash")
+            .arg(root.join("scripts/build-components.sh"))
+            .current_dir(&root)
+            .status()
+            .expect("run scripts/build-components.sh");
+        assert!(status.success(), "building the fixture components failed");
+        root.join("target/wasm/fixtures")
+    })
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    let path = fixtures().join(format!("{name}.wasm"));
+    assert!(path.exists(), "no fixture {}", path.display());
+    path
+}
+
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub base: String,
+}
+
+/// `mcp-host serve` arguments for tests: loopback, ephemeral port, dev-header
+/// identity, a short deadline so the runaway-guest test is quick.
+pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
+    let mut argv = vec![
+        "mcp-host".to_string(),
+        "serve".into(),
+        "--identity".into(),
+        "dev-header".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--components".into(),
+        components.display().to_string(),
+        "--call-timeout".into(),
+        "2s".into(),
+        "--poll-interval".into(),
+        "200ms".into(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    match Cli::parse_from(argv).command {
+        Sub::Serve(args) => args,
+    }
+}
+
+impl TestServer {
+    /// Starts a host whose components folder holds the named fixtures.
+    pub async fn start(components: &[&str]) -> Self {
+        Self::start_with(components, &[]).await
+    }
+
+    pub async fn start_with(components: &[&str], extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for name in components {
+            std::fs::copy(fixture(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+        }
+        let server = app::start(serve_args(dir.path(), extra)).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        Self {
+            url: format!("{base}/mcp"),
+            base,
+            server: Some(server),
+            dir,
+        }
+    }
+
+    /// Drops a fixture into the watched folder the way an operator should:
+    /// write a hidden temporary file, then rename it into place.
+    pub fn install(&self, fixture_name: &str, as_name: &str) {
+        let tmp = self.dir.path().join(format!(".{as_name}.tmp"));
+        std::fs::copy(fixture(fixture_name), &tmp).unwrap();
+        std::fs::rename(&tmp, self.dir.path().join(as_name)).unwrap();
+    }
+
+    pub fn write_file(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.dir.path().join(name), bytes).unwrap();
+    }
+
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.dir.path().join(name)).unwrap();
+    }
+
+    pub fn tool_names(&self) -> Vec<String> {
+        let server = self.server.as_ref().unwrap();
+        server.registry.snapshot().tools().iter().map(|t| t.name.to_string()).collect()
+    }
+
+    pub async fn client(&self, user: &str) -> McpClient {
+        McpClient::connect(&self.url, user).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.unwrap();
+        }
+    }
+}
+
+/// Client side of a session: counts `notifications/tools/list_changed`.
+#[derive(Clone)]
+pub struct Recorder {
+    list_changed: mpsc::UnboundedSender<()>,
+}
+
+impl ClientHandler for Recorder {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::default().with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.list_changed.send(());
+    }
+}
+
+pub struct McpClient {
+    pub service: RunningService<RoleClient, Recorder>,
+    list_changed: mpsc::UnboundedReceiver<()>,
+}
+
+impl McpClient {
+    pub async fn connect(url: &str, user: &str) -> Self {
+        let mut headers = std::collections::HashMap::new();
+        headers.insert(
+            http::HeaderName::from_static("x-rls-user-id"),
+            http::HeaderValue::from_str(user).unwrap(),
+        );
+        let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
+        let transport = StreamableHttpClientTransport::from_config(config);
+        let (tx, list_changed) = mpsc::unbounded_channel();
+        let service = Recorder { list_changed: tx }
+            .serve(transport)
+            .await
+            .expect("MCP initialize succeeds");
+        Self {
+            service,
+            list_changed,
+        }
+    }
+
+    pub async fn tool_names(&self) -> Vec<String> {
+        let tools = self.service.list_all_tools().await.expect("tools/list");
+        tools.into_iter().map(|t| t.name.to_string()).collect()
+    }
+
+    pub async fn call(&self, tool: &str, arguments: serde_json::Value) -> CallToolResult {
+        let arguments: JsonObject = match arguments {
+            serde_json::Value::Object(map) => map,
+            other => panic!("arguments must be an object, got {other}"),
+        };
+        let request = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        self.service.call_tool(request).await.expect("tools/call answered")
+    }
+
+    /// Waits for the next `tools/list_changed` (generous bound: CI is slow).
+    pub async fn next_list_changed(&mut self) {
+        tokio::time::timeout(Duration::from_secs(30), self.list_changed.recv())
+            .await
+            .expect("a tools/list_changed notification arrives")
+            .expect("client still running");
+    }
+
+    /// Drops notifications received so far.
+    pub fn drain_list_changed(&mut self) {
+        while self.list_changed.try_recv().is_ok() {}
+    }
+}
+
+/// The text of the first content block.
+pub fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
+}
+
+pub fn is_error(result: &CallToolResult) -> bool {
+    result.is_error == Some(true)
+}
+
+/// Polls `check` until it holds (bounded), for state the watcher changes.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}

@@ -1,6 +1,6 @@
-//! The WASI a tool component gets: clocks, random, and stdout/stderr that go
-//! to the host's log. Nothing else: no filesystem, sockets, environment,
-//! arguments or stdin. The Rust standard library of a guest still *imports*
+//! The WASI a tool component gets: clocks, random, stdout/stderr that go to
+//! the host's log, and an empty environment. Nothing else: no filesystem,
+//! sockets, environment variables, arguments or stdin. The Rust standard library of a guest still *imports*
 //! some of those interfaces; the loader defines every import we do not link as
 //! a trap, so a component that tries to use one fails that call, clearly.
 
@@ -67,12 +67,17 @@ impl WasiView for HostState {
 
 /// Links wasi:io, wasi:clocks, wasi:random and wasi:cli/std{in,out,err}
 /// (stdin is empty): wasmtime's "proxy" subset plus the insecure random
-/// interfaces Rust's `HashMap` seeding uses. No filesystem, sockets or
-/// environment.
+/// interfaces Rust's `HashMap` seeding uses, and wasi:cli/environment backed
+/// by an *empty* environment (no variables, arguments or cwd): Rust's panic
+/// handler reads `RUST_BACKTRACE`, and without it a panic would surface as an
+/// environment trap instead of its message. No filesystem or sockets.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::cli::environment;
     use wasmtime_wasi::p2::bindings::random::{insecure, insecure_seed};
     use wasmtime_wasi::random::WasiRandom;
     wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
+    environment::add_to_linker::<HostState, WasiCli>(linker, HostState::cli)?;
     insecure::add_to_linker::<HostState, WasiRandom>(linker, |s| s.wasi.ctx.random())?;
     insecure_seed::add_to_linker::<HostState, WasiRandom>(linker, |s| s.wasi.ctx.random())?;
     Ok(())
@@ -88,6 +93,7 @@ const PROVIDED: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
+    "wasi:cli/environment",
     "wasi:cli/stdin",
     "wasi:cli/stdout",
     "wasi:cli/stderr",
@@ -115,7 +121,28 @@ pub fn withhold_unlinked(
     use wasmtime::component::types::ComponentItem;
     use wasmtime::component::ResourceType;
 
-    for (name, item) in component.component_type().imports(engine) {
+    let ty = component.component_type();
+    // Resources a withheld interface merely `use`s from a provided one (e.g.
+    // filesystem's `input-stream`, which is wasi:io's) must keep their real
+    // type, so they are not stubbed.
+    let provided_resources: Vec<ResourceType> = ty
+        .imports(engine)
+        .filter(|(name, _)| !is_withheld(name))
+        .filter_map(|(_, item)| match item.ty {
+            ComponentItem::ComponentInstance(instance) => Some(instance),
+            _ => None,
+        })
+        .flat_map(|instance| {
+            instance
+                .exports(engine)
+                .filter_map(|(_, item)| match item.ty {
+                    ComponentItem::Resource(resource) => Some(resource),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (name, item) in ty.imports(engine) {
         if !is_withheld(name) {
             continue;
         }
@@ -131,7 +158,7 @@ pub fn withhold_unlinked(
                         wasmtime::bail!("unknown import: `{qualified}` has not been defined")
                     })?;
                 }
-                ComponentItem::Resource(_) => {
+                ComponentItem::Resource(resource) if !provided_resources.contains(&resource) => {
                     stub.resource(export, ResourceType::host::<()>(), |_, _| Ok(()))?;
                 }
                 _ => {}
@@ -154,7 +181,6 @@ mod tests {
         for withheld in [
             "wasi:filesystem/preopens@0.2.6",
             "wasi:sockets/tcp@0.2.0",
-            "wasi:cli/environment@0.2.6",
             "wasi:cli/exit@0.2.6",
             "wasi:http/outgoing-handler@0.2.0",
         ] {

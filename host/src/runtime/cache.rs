@@ -51,11 +51,13 @@ impl CompiledCache {
         let Some(entry) = self.entry(digest) else {
             return Ok((Component::new(engine, wasm)?, Origin::Compiled));
         };
-        if entry.exists() {
+        if let Ok(bytes) = std::fs::read(&entry) {
+            // Read into memory rather than `deserialize_file`'s mmap: a file
+            // changed in place under a live mapping kills the process (SIGBUS).
             // SAFETY: the entry was written by `precompile_component` of an
             // engine with the same compatibility key, into a folder only this
             // host writes; wasmtime checks the header and version again.
-            match unsafe { Component::deserialize_file(engine, &entry) } {
+            match unsafe { Component::deserialize(engine, &bytes) } {
                 Ok(component) => return Ok((component, Origin::Cache)),
                 Err(error) => {
                     tracing::warn!(entry = %entry.display(), %error, "discarding unusable compiled-code cache entry");

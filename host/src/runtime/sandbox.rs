@@ -150,7 +150,7 @@ impl Sandbox {
         }
         if let Some(import) = forbidden_import(&chain) {
             return CallError::Crashed(format!(
-                "it called `{import}`, which tool components are not given (no filesystem, sockets or environment)"
+                "it called `{import}`, which tool components are not given (no filesystem or network)"
             ));
         }
         let stderr = store.data().wasi.stderr_tail();

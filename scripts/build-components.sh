@@ -26,7 +26,7 @@ for manifest in components/*/Cargo.toml; do
   [ "$(basename "$dir")" = template ] && continue
   tools+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n1)")
 done
-build "${tools[@]}" -p fixture-hostile -p fixture-wrong-version -p fixture-clash -p fixture-probe
+build "${tools[@]}" -p tool-template -p fixture-hostile -p fixture-wrong-version -p fixture-clash -p fixture-probe
 
 mkdir -p "$dist" "$fixtures"
 install_if_changed() { cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"; }
@@ -40,6 +40,7 @@ done
 for f in hostile wrong_version clash; do
   install_if_changed "$out/fixture_$f.wasm" "$fixtures/$f.wasm"
 done
+install_if_changed "$out/tool_template.wasm" "$fixtures/template.wasm"
 install_if_changed "$out/fixture_probe.wasm" "$fixtures/probe_v1.wasm"
 build -p fixture-probe --features v2
 install_if_changed "$out/fixture_probe.wasm" "$fixtures/probe_v2.wasm"

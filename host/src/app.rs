@@ -74,7 +74,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     let cancel = CancellationToken::new();
 
     std::fs::create_dir_all(&args.components).with_context(|| {
-        format!("cannot create the components folder {}", args.components.display())
+        format!(
+            "cannot create the components folder {}",
+            args.components.display()
+        )
     })?;
     let mut watcher = Watcher::new(
         args.components.clone(),

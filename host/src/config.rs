@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::runtime::limits::SandboxLimits;
 
 #[derive(Debug, Parser)]
-#[command(name = "mcp-host", version, about = "MCP server whose tools are sandboxed WebAssembly components")]
+#[command(
+    name = "mcp-host",
+    version,
+    about = "MCP server whose tools are sandboxed WebAssembly components"
+)]
 pub struct Cli {
     /// Log format.
     #[arg(long, env = "MCP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
@@ -117,7 +121,9 @@ impl ServeArgs {
 
     pub fn allowed_hosts(&self) -> Vec<String> {
         if self.allowed_hosts.is_empty() {
-            return ["localhost", "127.0.0.1", "[::1]"].map(String::from).to_vec();
+            return ["localhost", "127.0.0.1", "[::1]"]
+                .map(String::from)
+                .to_vec();
         }
         self.allowed_hosts.clone()
     }

@@ -27,7 +27,11 @@ async fn infinite_loop_hits_the_deadline_while_others_are_served() {
     }
     let result = looping.await.unwrap();
     assert!(is_error(&result));
-    assert!(text_of(&result).contains("ran longer than its 2 s limit"), "{}", text_of(&result));
+    assert!(
+        text_of(&result).contains("ran longer than its 2 s limit"),
+        "{}",
+        text_of(&result)
+    );
     assert_healthy(&client).await;
     server.stop().await;
 }
@@ -38,7 +42,11 @@ async fn memory_bomb_is_stopped_at_the_limit() {
     let client = server.client(HEAD_OFFICE).await;
     let result = client.call("hostile_memory", json!({})).await;
     assert!(is_error(&result));
-    assert!(text_of(&result).contains("64 MiB memory limit"), "{}", text_of(&result));
+    assert!(
+        text_of(&result).contains("64 MiB memory limit"),
+        "{}",
+        text_of(&result)
+    );
     assert_healthy(&client).await;
     server.stop().await;
 }
@@ -65,7 +73,10 @@ async fn files_environment_and_network_are_out_of_reach() {
         let text = text_of(&result);
         assert!(is_error(&result), "{tool} must fail: {text}");
         assert!(!text.contains("LEAKED"), "{tool} leaked: {text}");
-        assert!(text.contains("not given") || text.contains("no "), "{tool}: {text}");
+        assert!(
+            text.contains("not given") || text.contains("no "),
+            "{tool}: {text}"
+        );
     }
     assert_healthy(&client).await;
     server.stop().await;

@@ -15,7 +15,12 @@ async fn add_replace_delete_and_corrupt_components_while_serving() {
     // Add: a new file brings its tools and a notification.
     server.install("probe_v1", "probe.wasm");
     client.next_list_changed().await;
-    assert!(client.tool_names().await.contains(&"swap_probe".to_string()));
+    assert!(
+        client
+            .tool_names()
+            .await
+            .contains(&"swap_probe".to_string())
+    );
     assert_eq!(text_of(&client.call("swap_probe", json!({})).await), "v1");
 
     // Replace: same file name, new content, new answer.
@@ -29,13 +34,18 @@ async fn add_replace_delete_and_corrupt_components_while_serving() {
     server.write_file("probe.wasm", b"\0asm this is not a component");
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(text_of(&client.call("swap_probe", json!({})).await), "v2");
-    assert!(!is_error(&client.call("get_current_utc_date", json!({})).await));
+    assert!(!is_error(
+        &client.call("get_current_utc_date", json!({})).await
+    ));
 
     // A corrupt new file next to the others is rejected on its own.
     server.write_file("junk.wasm", b"not even wasm");
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let names = client.tool_names().await;
-    assert!(names.contains(&"swap_probe".to_string()) && names.contains(&"get_current_utc_date".to_string()));
+    assert!(
+        names.contains(&"swap_probe".to_string())
+            && names.contains(&"get_current_utc_date".to_string())
+    );
 
     // Delete: the tools go, with a notification.
     server.remove("probe.wasm");

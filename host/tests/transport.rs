@@ -12,7 +12,10 @@ const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"p
 
 fn headers(user: Option<&str>) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert("accept", HeaderValue::from_static("application/json, text/event-stream"));
+    h.insert(
+        "accept",
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
     h.insert("content-type", HeaderValue::from_static("application/json"));
     if let Some(user) = user {
         h.insert("x-rls-user-id", HeaderValue::from_str(user).unwrap());
@@ -21,7 +24,13 @@ fn headers(user: Option<&str>) -> HeaderMap {
 }
 
 async fn post(url: &str, h: HeaderMap, body: impl Into<reqwest::Body>) -> reqwest::Response {
-    reqwest::Client::new().post(url).headers(h).body(body).send().await.unwrap()
+    reqwest::Client::new()
+        .post(url)
+        .headers(h)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The first JSON-RPC message in a JSON or SSE response body.
@@ -29,7 +38,11 @@ async fn first_message(response: reqwest::Response) -> Value {
     let text = response.text().await.unwrap();
     let json_text = text
         .lines()
-        .find_map(|l| l.strip_prefix("data:").map(str::trim).filter(|d| !d.is_empty()))
+        .find_map(|l| {
+            l.strip_prefix("data:")
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+        })
         .unwrap_or(&text);
     serde_json::from_str(json_text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -39,11 +52,17 @@ async fn bad_origin_or_host_gets_403() {
     let server = TestServer::start(&["get_current_utc_date"]).await;
     let mut h = headers(Some(HEAD_OFFICE));
     h.insert("origin", HeaderValue::from_static("https://evil.example"));
-    assert_eq!(post(&server.url, h, INIT).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(&server.url, h, INIT).await.status(),
+        StatusCode::FORBIDDEN
+    );
 
     let mut h = headers(Some(HEAD_OFFICE));
     h.insert("host", HeaderValue::from_static("evil.example:8000"));
-    assert_eq!(post(&server.url, h, INIT).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(&server.url, h, INIT).await.status(),
+        StatusCode::FORBIDDEN
+    );
 
     // A local browser tool (e.g. the MCP Inspector) is allowed by default.
     let mut h = headers(Some(HEAD_OFFICE));
@@ -60,7 +79,12 @@ async fn missing_or_malformed_identity_gets_401_with_a_challenge() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{user:?}");
         assert!(response.headers().contains_key("www-authenticate"));
         let body: Value = response.json().await.unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains("x-rls-user-id"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("x-rls-user-id")
+        );
     }
     server.stop().await;
 }
@@ -72,7 +96,10 @@ async fn malformed_json_rpc_gets_json_rpc_errors() {
         ("{this is not json", -32700),
         ("[]", -32600),
         (r#"{"id":1,"method":"ping"}"#, -32600),
-        (r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":42}}"#, -32602),
+        (
+            r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":42}}"#,
+            -32602,
+        ),
     ];
     for (body, code) in cases {
         let response = post(&server.url, headers(Some(HEAD_OFFICE)), body).await;
@@ -86,7 +113,8 @@ async fn malformed_json_rpc_gets_json_rpc_errors() {
 
 #[tokio::test]
 async fn a_body_over_the_cap_is_refused() {
-    let server = TestServer::start_with(&["get_current_utc_date"], &["--max-body-bytes", "4096"]).await;
+    let server =
+        TestServer::start_with(&["get_current_utc_date"], &["--max-body-bytes", "4096"]).await;
     let big = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"_meta":{{"pad":"{}"}}}}}}"#,
         "x".repeat(8192)
@@ -103,22 +131,41 @@ async fn sessions_get_stream_and_delete() {
     let server = TestServer::start(&["get_current_utc_date"]).await;
     let response = post(&server.url, headers(Some(HEAD_OFFICE)), INIT).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let session = response.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let init = first_message(response).await;
     assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
 
     let mut h = headers(Some(HEAD_OFFICE));
     h.insert("mcp-session-id", HeaderValue::from_str(&session).unwrap());
-    h.insert("mcp-protocol-version", HeaderValue::from_static("2025-11-25"));
+    h.insert(
+        "mcp-protocol-version",
+        HeaderValue::from_static("2025-11-25"),
+    );
     let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    assert_eq!(post(&server.url, h.clone(), initialized).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        post(&server.url, h.clone(), initialized).await.status(),
+        StatusCode::ACCEPTED
+    );
 
     // The GET stream opens (VS Code turns notifications off if it fails).
     let mut get_h = h.clone();
     get_h.insert("accept", HeaderValue::from_static("text/event-stream"));
-    let stream = reqwest::Client::new().get(&server.url).headers(get_h).send().await.unwrap();
+    let stream = reqwest::Client::new()
+        .get(&server.url)
+        .headers(get_h)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
-    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     drop(stream);
 
     let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
@@ -126,9 +173,17 @@ async fn sessions_get_stream_and_delete() {
     assert_eq!(pong["id"], 2);
 
     // DELETE ends the session; it is then unknown.
-    let deleted = reqwest::Client::new().delete(&server.url).headers(h.clone()).send().await.unwrap();
+    let deleted = reqwest::Client::new()
+        .delete(&server.url)
+        .headers(h.clone())
+        .send()
+        .await
+        .unwrap();
     assert!(deleted.status().is_success(), "{}", deleted.status());
-    assert_eq!(post(&server.url, h, ping).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(&server.url, h, ping).await.status(),
+        StatusCode::NOT_FOUND
+    );
     server.stop().await;
 }
 
@@ -155,9 +210,17 @@ async fn older_clients_are_negotiated_down() {
 async fn health_and_readiness() {
     let server = TestServer::start(&["get_current_utc_date"]).await;
     let client = reqwest::Client::new();
-    let health = client.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let ready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
+    let ready = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     server.stop().await;
 }

@@ -24,12 +24,14 @@ impl Guest for Component {
         vec![ToolDef {
             name: NAME.into(),
             title: Some("Current UTC date and time".into()),
-            description: "Get the current date and time in UTC (ISO 8601). Use it to turn relative \
+            description:
+                "Get the current date and time in UTC (ISO 8601). Use it to turn relative \
                           periods such as 'this month', 'last quarter' or 'year to date' into \
                           concrete dates before writing SQL."
-                .into(),
-            input_schema: json!({ "type": "object", "properties": {}, "additionalProperties": false })
-                .to_string(),
+                    .into(),
+            input_schema:
+                json!({ "type": "object", "properties": {}, "additionalProperties": false })
+                    .to_string(),
             output_schema: Some(output_schema().to_string()),
             read_only: true,
         }]
@@ -37,7 +39,9 @@ impl Guest for Component {
 
     fn call_tool(name: String, arguments: String) -> Result<ToolOutput, ToolError> {
         if name != NAME {
-            return Err(ToolError::InvalidArguments(format!("this component has no tool `{name}`")));
+            return Err(ToolError::InvalidArguments(format!(
+                "this component has no tool `{name}`"
+            )));
         }
         check_no_arguments(&arguments)?;
         let now = OffsetDateTime::now_utc();
@@ -68,13 +72,17 @@ fn check_no_arguments(arguments: &str) -> Result<(), ToolError> {
             "this tool takes no arguments (got: {})",
             map.keys().cloned().collect::<Vec<_>>().join(", ")
         ))),
-        _ => Err(ToolError::InvalidArguments("arguments must be a JSON object".into())),
+        _ => Err(ToolError::InvalidArguments(
+            "arguments must be a JSON object".into(),
+        )),
     }
 }
 
 /// Text and structured output for one instant.
 fn describe(now: OffsetDateTime) -> Result<ToolOutput, String> {
-    let iso = now.format(&Rfc3339).map_err(|e| format!("cannot format the time: {e}"))?;
+    let iso = now
+        .format(&Rfc3339)
+        .map_err(|e| format!("cannot format the time: {e}"))?;
     let date = now.date();
     let structured = json!({
         "utc_datetime": iso,

@@ -51,7 +51,11 @@ impl WasiState {
 
     /// The last lines the component wrote to stderr (e.g. a panic message).
     pub fn stderr_tail(&self) -> String {
-        let tail = self.stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+        let tail = self
+            .stderr_tail
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default();
         String::from_utf8_lossy(&tail).trim().to_string()
     }
 }
@@ -118,8 +122,8 @@ pub fn withhold_unlinked(
     engine: &wasmtime::Engine,
     component: &wasmtime::component::Component,
 ) -> wasmtime::Result<()> {
-    use wasmtime::component::types::ComponentItem;
     use wasmtime::component::ResourceType;
+    use wasmtime::component::types::ComponentItem;
 
     let ty = component.component_type();
     // Resources a withheld interface merely `use`s from a provided one (e.g.
@@ -257,7 +261,11 @@ impl LineLogger {
 }
 
 impl AsyncWrite for LineLogger {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.take(buf);
         // Report everything as written, even past the cap: a component must
         // not fail (or spin) because the host chose to drop its chatter.

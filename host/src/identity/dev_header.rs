@@ -25,7 +25,9 @@ fn subject_from(headers: &HeaderMap) -> Result<Uuid, AuthError> {
     let mut values = headers.get_all(HEADER).iter();
     let value = values.next().ok_or(AuthError::Missing(HEADER))?;
     if values.next().is_some() {
-        return Err(AuthError::Invalid(format!("`{HEADER}` was sent more than once")));
+        return Err(AuthError::Invalid(format!(
+            "`{HEADER}` was sent more than once"
+        )));
     }
     let text = value
         .to_str()

@@ -55,6 +55,9 @@ mod tests {
         let resolver = StaticScopeResolver::with_stores([(seattle, 1)]);
         assert_eq!(resolver.resolve(HEAD_OFFICE_ID).await, Scope::HeadOffice);
         assert_eq!(resolver.resolve(seattle).await, Scope::Store(1));
-        assert_eq!(resolver.resolve(Uuid::from_u128(7)).await, Scope::Unassigned);
+        assert_eq!(
+            resolver.resolve(Uuid::from_u128(7)).await,
+            Scope::Unassigned
+        );
     }
 }

@@ -43,7 +43,9 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
                 &error.to_string(),
             );
             if let Ok(challenge) = HeaderValue::from_str(&guard.authenticator.challenge()) {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge);
             }
             response
         }
@@ -86,10 +88,15 @@ fn check_host(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static st
         .and_then(|h| h.to_str().ok())
         .ok_or("missing or unreadable Host header")?;
     let (host, port) = split_authority(host).ok_or("malformed Host header")?;
-    let ok = allowed.iter().filter_map(|a| split_authority(a)).any(|(h, p)| {
-        h == host && (p.is_none() || p == port)
-    });
-    if ok { Ok(()) } else { Err("Host header is not allowed") }
+    let ok = allowed
+        .iter()
+        .filter_map(|a| split_authority(a))
+        .any(|(h, p)| h == host && (p.is_none() || p == port));
+    if ok {
+        Ok(())
+    } else {
+        Err("Host header is not allowed")
+    }
 }
 
 /// Allowed entries are `scheme://host`, `scheme://host:port`,
@@ -100,11 +107,18 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
         return Ok(());
     };
     let origin = origin.to_str().map_err(|_| "unreadable Origin header")?;
-    if allowed.iter().any(|a| a == "*" || (a == "null" && origin == "null")) {
+    if allowed
+        .iter()
+        .any(|a| a == "*" || (a == "null" && origin == "null"))
+    {
         return Ok(());
     }
     let origin = parse_origin(origin).ok_or("malformed Origin header")?;
-    if allowed.iter().filter_map(|a| parse_allowed_origin(a)).any(|a| a.matches(&origin)) {
+    if allowed
+        .iter()
+        .filter_map(|a| parse_allowed_origin(a))
+        .any(|a| a.matches(&origin))
+    {
         Ok(())
     } else {
         Err("Origin is not allowed")
@@ -137,14 +151,26 @@ impl AllowedOrigin {
 fn parse_allowed_origin(entry: &str) -> Option<AllowedOrigin> {
     if let Some(base) = entry.strip_suffix(":*") {
         let origin = parse_origin(base)?;
-        return Some(AllowedOrigin { scheme: origin.scheme, host: origin.host, port: None });
+        return Some(AllowedOrigin {
+            scheme: origin.scheme,
+            host: origin.host,
+            port: None,
+        });
     }
     let origin = parse_origin(entry)?;
-    Some(AllowedOrigin { scheme: origin.scheme, host: origin.host, port: Some(origin.port) })
+    Some(AllowedOrigin {
+        scheme: origin.scheme,
+        host: origin.host,
+        port: Some(origin.port),
+    })
 }
 
 fn default_port(scheme: &str) -> u16 {
-    if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 }
+    if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    }
 }
 
 fn parse_origin(origin: &str) -> Option<Origin> {
@@ -168,27 +194,51 @@ mod tests {
     }
 
     fn hosts() -> Vec<String> {
-        vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into(), "mcp.example.com:443".into()]
+        vec![
+            "localhost".into(),
+            "127.0.0.1".into(),
+            "[::1]".into(),
+            "mcp.example.com:443".into(),
+        ]
     }
 
     #[test]
     fn loopback_hosts_on_any_port_are_allowed() {
-        for host in ["localhost:8000", "127.0.0.1:1234", "[::1]:8000", "LOCALHOST"] {
-            assert_eq!(check_host(&headers(header::HOST, host), &hosts()), Ok(()), "{host}");
+        for host in [
+            "localhost:8000",
+            "127.0.0.1:1234",
+            "[::1]:8000",
+            "LOCALHOST",
+        ] {
+            assert_eq!(
+                check_host(&headers(header::HOST, host), &hosts()),
+                Ok(()),
+                "{host}"
+            );
         }
     }
 
     #[test]
     fn rebinding_hosts_and_wrong_ports_are_refused() {
-        for host in ["evil.example:8000", "mcp.example.com:8443", "127.0.0.1.evil.example"] {
-            assert!(check_host(&headers(header::HOST, host), &hosts()).is_err(), "{host}");
+        for host in [
+            "evil.example:8000",
+            "mcp.example.com:8443",
+            "127.0.0.1.evil.example",
+        ] {
+            assert!(
+                check_host(&headers(header::HOST, host), &hosts()).is_err(),
+                "{host}"
+            );
         }
         assert!(check_host(&HeaderMap::new(), &hosts()).is_err());
     }
 
     #[test]
     fn origins_match_scheme_host_and_port() {
-        let allowed = vec!["http://localhost:*".to_string(), "https://app.example.com".to_string()];
+        let allowed = vec![
+            "http://localhost:*".to_string(),
+            "https://app.example.com".to_string(),
+        ];
         let check = |o: &str| check_origin(&headers(header::ORIGIN, o), &allowed);
         assert_eq!(check("http://localhost:6274"), Ok(()));
         assert_eq!(check("https://app.example.com"), Ok(()));

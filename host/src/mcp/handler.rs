@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerConfig,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -97,32 +97,46 @@ impl ServerHandler for ToolServer {
         let catalog = self.registry.snapshot();
         let Some(component) = catalog.component_for(&request.name).cloned() else {
             return Err(ErrorData::invalid_params(
-                format!("unknown tool `{}`; call tools/list for the tools available", request.name),
+                format!(
+                    "unknown tool `{}`; call tools/list for the tools available",
+                    request.name
+                ),
                 None,
             ));
         };
         // The spec lets clients omit arguments; tools always get an object.
-        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
+        let arguments =
+            serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
         let spec = component.tools.iter().find(|t| t.name == request.name);
         let started = std::time::Instant::now();
         let outcome = self
             .sandbox
-            .call_tool(&component.pre, &component.file, &request.name, &arguments, caller.scope)
+            .call_tool(
+                &component.pre,
+                &component.file,
+                &request.name,
+                &arguments,
+                caller.scope,
+            )
             .await;
         let result = match outcome {
             Ok(output) => {
                 let structured = match output.structured.as_deref().map(serde_json::from_str) {
                     None => Ok(None),
                     Some(Ok(value)) => Ok(Some(value)),
-                    Some(Err(e)) => Err(format!("the tool returned malformed structured output: {e}")),
+                    Some(Err(e)) => Err(format!(
+                        "the tool returned malformed structured output: {e}"
+                    )),
                 };
                 match (structured, spec.is_some_and(|s| s.has_output_schema)) {
                     (Err(message), _) => error_result(message),
                     (Ok(None), true) => error_result(
-                        "the tool declares an output schema but returned no structured output".into(),
+                        "the tool declares an output schema but returned no structured output"
+                            .into(),
                     ),
                     (Ok(value), _) => {
-                        let mut result = CallToolResult::success(vec![ContentBlock::text(output.text)]);
+                        let mut result =
+                            CallToolResult::success(vec![ContentBlock::text(output.text)]);
                         result.structured_content = value;
                         result
                     }

@@ -39,7 +39,12 @@ pub fn error_response(status: StatusCode, id: Option<Value>, code: i64, message:
         "id": id.unwrap_or(Value::Null),
         "error": { "code": code, "message": message },
     });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Why a body is not a message we accept: (JSON-RPC code, request id, text).
@@ -68,11 +73,19 @@ pub fn validate(body: &[u8]) -> Result<(), Rejection> {
         } else {
             "the body must be a JSON-RPC message object"
         };
-        return Err(reject(INVALID_REQUEST, None, format!("Invalid Request: {what}")));
+        return Err(reject(
+            INVALID_REQUEST,
+            None,
+            format!("Invalid Request: {what}"),
+        ));
     };
     let id = object.get("id");
     if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Err(reject(INVALID_REQUEST, id, r#"Invalid Request: "jsonrpc" must be "2.0""#.into()));
+        return Err(reject(
+            INVALID_REQUEST,
+            id,
+            r#"Invalid Request: "jsonrpc" must be "2.0""#.into(),
+        ));
     }
     let message = serde_json::from_value::<ClientJsonRpcMessage>(value.clone()).map_err(|e| {
         let code = if object.get("method").is_some_and(Value::is_string) {
@@ -80,7 +93,11 @@ pub fn validate(body: &[u8]) -> Result<(), Rejection> {
         } else {
             INVALID_REQUEST
         };
-        let kind = if code == INVALID_PARAMS { "Invalid params" } else { "Invalid Request" };
+        let kind = if code == INVALID_PARAMS {
+            "Invalid params"
+        } else {
+            "Invalid Request"
+        };
         reject(code, id, format!("{kind}: {e}"))
     })?;
     // rmcp parses a standard method whose params do not fit as a "custom"
@@ -93,7 +110,10 @@ pub fn validate(body: &[u8]) -> Result<(), Rejection> {
         return Err(reject(
             INVALID_PARAMS,
             id,
-            format!("Invalid params for `{}`: see the MCP schema for this method", custom.method),
+            format!(
+                "Invalid params for `{}`: see the MCP schema for this method",
+                custom.method
+            ),
         ));
     }
     Ok(())
@@ -126,9 +146,15 @@ pub async fn check_body(State(max_bytes): State<usize>, request: Request, next: 
     };
     if let Err(rejection) = validate(&bytes) {
         tracing::debug!(code = rejection.code, "malformed JSON-RPC refused");
-        return error_response(StatusCode::BAD_REQUEST, rejection.id, rejection.code, &rejection.message);
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            rejection.id,
+            rejection.code,
+            &rejection.message,
+        );
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[cfg(test)]
@@ -146,13 +172,17 @@ mod tests {
         assert_eq!(validate(b"[]").unwrap_err().code, INVALID_REQUEST);
         assert_eq!(validate(b"42").unwrap_err().code, INVALID_REQUEST);
         let no_version = validate(br#"{"id":7,"method":"ping"}"#).unwrap_err();
-        assert_eq!((no_version.code, no_version.id), (INVALID_REQUEST, Some(json!(7))));
+        assert_eq!(
+            (no_version.code, no_version.id),
+            (INVALID_REQUEST, Some(json!(7)))
+        );
     }
 
     #[test]
     fn bad_params_name_the_request() {
-        let bad = validate(br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":5}}"#)
-            .unwrap_err();
+        let bad =
+            validate(br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":5}}"#)
+                .unwrap_err();
         assert_eq!((bad.code, bad.id), (INVALID_PARAMS, Some(json!("a"))));
     }
 

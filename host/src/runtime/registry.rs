@@ -93,7 +93,10 @@ impl Registry {
     /// Adds `component`, or replaces the one loaded from the same file.
     /// Refused if one of its tools is served by another file.
     pub fn install(&self, component: LoadedComponent) -> Result<(), RegistryError> {
-        let _guard = self.write.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current.load();
         for spec in &component.tools {
             if let Some(owner) = current.by_tool.get(&spec.name)
@@ -113,7 +116,10 @@ impl Registry {
 
     /// Removes the component loaded from `path`; true if there was one.
     pub fn remove(&self, path: &Path) -> bool {
-        let _guard = self.write.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut by_file = self.current.load().by_file.clone();
         let removed = by_file.remove(path).is_some();
         if removed {

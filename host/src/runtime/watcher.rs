@@ -15,8 +15,8 @@ use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::cache::sha256_hex;
 use super::cache::Origin;
+use super::cache::sha256_hex;
 use super::loader::Loader;
 use super::registry::Registry;
 
@@ -134,7 +134,9 @@ impl Watcher {
         let wasm = match tokio::fs::read(path).await {
             Ok(bytes) => bytes,
             // Vanished between listing and reading: the next scan sees it gone.
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Refresh::Unchanged,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Refresh::Unchanged;
+            }
             Err(error) => {
                 self.reject(path, fingerprint, String::new(), &error.to_string());
                 return Refresh::Rejected;
@@ -143,7 +145,13 @@ impl Watcher {
         let digest = sha256_hex(&wasm);
         if self.seen.get(path).is_some_and(|s| s.digest == digest) {
             // Touched, not changed (or the same broken bytes): nothing to do.
-            self.seen.insert(path.to_path_buf(), Seen { fingerprint, digest });
+            self.seen.insert(
+                path.to_path_buf(),
+                Seen {
+                    fingerprint,
+                    digest,
+                },
+            );
             return Refresh::Unchanged;
         }
         let started = std::time::Instant::now();
@@ -169,7 +177,13 @@ impl Watcher {
                     ms = started.elapsed().as_millis() as u64,
                     "component {}", if replaced { "replaced" } else { "loaded" }
                 );
-                self.seen.insert(path.to_path_buf(), Seen { fingerprint, digest });
+                self.seen.insert(
+                    path.to_path_buf(),
+                    Seen {
+                        fingerprint,
+                        digest,
+                    },
+                );
                 Refresh::Loaded
             }
             Err(reason) => {
@@ -181,11 +195,20 @@ impl Watcher {
 
     fn reject(&mut self, path: &Path, fingerprint: Fingerprint, digest: String, reason: &str) {
         let keeps = match self.registry.snapshot().component(path) {
-            Some(old) => format!("; the previous version ({}) keeps serving", &old.digest[..12]),
+            Some(old) => format!(
+                "; the previous version ({}) keeps serving",
+                &old.digest[..12]
+            ),
             None => String::new(),
         };
         tracing::error!(file = %display_name(path), "component rejected: {reason}{keeps}");
-        self.seen.insert(path.to_path_buf(), Seen { fingerprint, digest });
+        self.seen.insert(
+            path.to_path_buf(),
+            Seen {
+                fingerprint,
+                digest,
+            },
+        );
     }
 }
 
@@ -196,8 +219,10 @@ enum Refresh {
 }
 
 fn display_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// `*.wasm` regular files directly in `dir` (hidden files are skipped, so a

@@ -27,7 +27,10 @@ pub const SEATTLE: &str = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
         let status = Command::new("bash")
             .arg(root.join("scripts/build-components.sh"))
             .current_dir(&root)
@@ -85,7 +88,9 @@ impl TestServer {
         for name in components {
             std::fs::copy(fixture(name), dir.path().join(format!("{name}.wasm"))).unwrap();
         }
-        let server = app::start(serve_args(dir.path(), extra)).await.expect("server starts");
+        let server = app::start(serve_args(dir.path(), extra))
+            .await
+            .expect("server starts");
         let base = format!("http://{}", server.addr);
         Self {
             url: format!("{base}/mcp"),
@@ -113,7 +118,13 @@ impl TestServer {
 
     pub fn tool_names(&self) -> Vec<String> {
         let server = self.server.as_ref().unwrap();
-        server.registry.snapshot().tools().iter().map(|t| t.name.to_string()).collect()
+        server
+            .registry
+            .snapshot()
+            .tools()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect()
     }
 
     pub async fn client(&self, user: &str) -> McpClient {
@@ -179,7 +190,10 @@ impl McpClient {
             other => panic!("arguments must be an object, got {other}"),
         };
         let request = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-        self.service.call_tool(request).await.expect("tools/call answered")
+        self.service
+            .call_tool(request)
+            .await
+            .expect("tools/call answered")
     }
 
     /// Waits for the next `tools/list_changed` (generous bound: CI is slow).

@@ -1,0 +1,16 @@
+# Multi-stage build of mcp-host and its tool components.
+# (Not built on the development machines, which have no Docker engine; the
+# hardened image, health checks and Azure deployment are issue 6.)
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+RUN rustup target add wasm32-wasip2
+COPY . .
+RUN scripts/build-components.sh && cargo build --release -p mcp-host
+
+FROM debian:bookworm-slim
+RUN useradd --system --uid 10001 mcp
+COPY --from=build /src/target/release/mcp-host /usr/local/bin/mcp-host
+COPY --from=build /src/components-dist /components
+USER mcp
+EXPOSE 8000
+ENTRYPOINT ["mcp-host", "serve", "--components", "/components", "--cache-dir", "/tmp/mcp-cache"]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone (Debian + Rust + Python 3 + pip):
+# components for wasm32-wasip2, formatting and lints, the MCP end-to-end
+# tests with clients we did not write (the `mcp` Python SDK and the official
+# conformance suite), then every Rust test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "components (wasm32-wasip2)"
+scripts/build-components.sh
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "host binary"
+cargo build -p mcp-host --quiet
+export MCP_HOST_BIN="$PWD/target/debug/mcp-host"
+export MCP_FIXTURES_DIR="$PWD/target/wasm/fixtures"
+
+step "end to end: mcp Python SDK"
+venv=target/e2e/venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+"$venv/bin/python" -m pytest -q tests/e2e
+
+step "end to end: MCP conformance suite"
+bash tests/e2e/run-conformance.sh
+
+step "Rust tests"
+cargo test --workspace

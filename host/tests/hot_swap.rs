@@ -91,3 +91,26 @@ async fn every_session_hears_about_changes() {
     b.next_list_changed().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_call_in_flight_finishes_on_the_version_it_started_on() {
+    let server = TestServer::start_with(&[], &["--call-timeout", "20s"]).await;
+    let mut client = server.client(HEAD_OFFICE).await;
+    server.install("probe_v1", "probe.wasm");
+    client.next_list_changed().await;
+
+    let url = server.url.clone();
+    let slow = tokio::spawn(async move {
+        let client = McpClient::connect(&url, HEAD_OFFICE).await;
+        client.call("swap_probe_slow", json!({})).await
+    });
+    // Swap while the slow call (3 s) sleeps inside v1; 0.8 s is ample for
+    // it to have connected and started.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    client.drain_list_changed();
+    server.install("probe_v2", "probe.wasm");
+    client.next_list_changed().await;
+    assert_eq!(text_of(&client.call("swap_probe", json!({})).await), "v2");
+    assert_eq!(text_of(&slow.await.unwrap()), "v1");
+    server.stop().await;
+}

@@ -141,10 +141,17 @@ async fn the_component_template_works_as_documented() {
     let client = server.client(HEAD_OFFICE).await;
     let result = client.call("template_greet", json!({"name": "Ada"})).await;
     assert!(!is_error(&result), "{result:?}");
-    assert_eq!(text_of(&result), "Hello, Ada! You are calling as head office.");
+    assert_eq!(
+        text_of(&result),
+        "Hello, Ada! You are calling as head office."
+    );
     assert_eq!(result.structured_content.unwrap()["scope"], "head office");
     let bad = client.call("template_greet", json!({"nom": "Ada"})).await;
     assert!(is_error(&bad));
-    assert!(text_of(&bad).starts_with("invalid arguments"), "{}", text_of(&bad));
+    assert!(
+        text_of(&bad).starts_with("invalid arguments"),
+        "{}",
+        text_of(&bad)
+    );
     server.stop().await;
 }

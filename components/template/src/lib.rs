@@ -59,10 +59,13 @@ impl Guest for Component {
 
     fn call_tool(name: String, arguments: String) -> Result<ToolOutput, ToolError> {
         if name != NAME {
-            return Err(ToolError::InvalidArguments(format!("unknown tool `{name}`")));
+            return Err(ToolError::InvalidArguments(format!(
+                "unknown tool `{name}`"
+            )));
         }
-        let args: Arguments = serde_json::from_str(&arguments)
-            .map_err(|e| ToolError::InvalidArguments(format!("expected {{\"name\": string}}: {e}")))?;
+        let args: Arguments = serde_json::from_str(&arguments).map_err(|e| {
+            ToolError::InvalidArguments(format!("expected {{\"name\": string}}: {e}"))
+        })?;
         // The host tells us the caller's scope; the database import (not used
         // here) already runs every query as that caller.
         let scope = match caller::current() {

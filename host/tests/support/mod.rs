@@ -55,7 +55,8 @@ pub struct TestServer {
 }
 
 /// `mcp-host serve` arguments for tests: loopback, ephemeral port, dev-header
-/// identity, a short deadline so the runaway-guest test is quick.
+/// identity, a short deadline (unless `extra` sets one) so the runaway-guest
+/// test is quick.
 pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
     let mut argv = vec![
         "mcp-host".to_string(),
@@ -66,11 +67,12 @@ pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
         "127.0.0.1:0".into(),
         "--components".into(),
         components.display().to_string(),
-        "--call-timeout".into(),
-        "2s".into(),
         "--poll-interval".into(),
         "200ms".into(),
     ];
+    if !extra.contains(&"--call-timeout") {
+        argv.extend(["--call-timeout".into(), "2s".into()]);
+    }
     argv.extend(extra.iter().map(|s| s.to_string()));
     match Cli::parse_from(argv).command {
         Sub::Serve(args) => args,

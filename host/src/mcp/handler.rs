@@ -15,7 +15,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use super::sessions::Sessions;
 use crate::identity::Identity;
 use crate::runtime::registry::Registry;
-use crate::runtime::sandbox::{CallError, Sandbox};
+use crate::runtime::sandbox::Sandbox;
 
 /// The newest protocol revision we speak; older clients are negotiated down.
 const MAX_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
@@ -157,11 +157,5 @@ impl ServerHandler for ToolServer {
             "tool call"
         );
         Ok(result.into())
-    }
-}
-
-impl From<CallError> for CallToolResult {
-    fn from(error: CallError) -> Self {
-        error_result(error.to_string())
     }
 }

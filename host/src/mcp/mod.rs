@@ -4,10 +4,12 @@
 //! - [`sessions`]: live sessions, told when the tool list changes.
 //! - [`http`]: the axum router: `/mcp`, `/healthz`, `/readyz`.
 //! - [`guard`]: Host/Origin checks and identity, before rmcp sees a request.
+//! - [`session_owners`]: a session is usable only by the identity that opened it.
 //! - [`jsonrpc`]: body cap and JSON-RPC error answers for malformed input.
 
 pub mod guard;
 pub mod handler;
 pub mod http;
 pub mod jsonrpc;
+pub mod session_owners;
 pub mod sessions;

@@ -19,17 +19,6 @@ impl Sessions {
         peers.push(peer);
     }
 
-    /// Sessions currently open.
-    pub fn len(&self) -> usize {
-        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        peers.retain(|p| !p.is_transport_closed());
-        peers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Tells every open session that the tool list changed.
     pub async fn notify_tool_list_changed(&self) {
         let peers: Vec<_> = {

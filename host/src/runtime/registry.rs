@@ -51,10 +51,6 @@ impl Catalog {
     pub fn component(&self, path: &Path) -> Option<&Arc<LoadedComponent>> {
         self.by_file.get(path)
     }
-
-    pub fn components(&self) -> impl Iterator<Item = &Arc<LoadedComponent>> {
-        self.by_file.values()
-    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

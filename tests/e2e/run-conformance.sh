@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The official MCP conformance suite (@modelcontextprotocol/conformance) run
+# against the real `mcp-host` binary, for the server scenarios listed below.
+#
+#   bash tests/e2e/run-conformance.sh
+#
+# Environment:
+#   MCP_HOST_BIN            the binary          (default target/debug/mcp-host)
+#   MCP_FIXTURES_DIR        fixture components  (default target/wasm/fixtures)
+#   CONFORMANCE_DIR         where the suite is npm-installed
+#                           (default target/e2e/conformance)
+#   CONFORMANCE_SCENARIOS   space-separated scenario names (default below)
+#   STARTUP_TIMEOUT         seconds to wait for the server (default 30)
+#
+# Two things the suite cannot do by itself, and how this script bridges them:
+#
+# * Node: conformance@0.1.16 imports `globSync` from `node:fs`, which exists
+#   from Node 22 on; on Node 20 it dies at load time with "The requested module
+#   'fs' does not provide an export named 'globSync'". When the `node` on PATH
+#   is older than 22, the script installs Node 22 from the npm registry (the
+#   `node` package ships the official binary) next to the suite.
+#
+# * Identity: `conformance server` has no option to send custom headers (its
+#   options are --url, --scenario, --suite, --expected-failures, -o,
+#   --spec-version, --verbose), and mcp-host answers 401 to any /mcp request
+#   without `x-rls-user-id`. The suite is therefore pointed at a small
+#   loopback shim that adds `x-rls-user-id: <head office>` to each request that
+#   lacks one, the way a configured client would, and forwards everything else
+#   unchanged: method, path, body and every other header, Host and Origin
+#   included, so the server's own Host/Origin guard is what
+#   dns-rebinding-protection exercises. Responses (SSE included) are streamed
+#   back untouched.
+#
+# Scenario `server-session-lifecycle` does not exist in conformance@0.1.16
+# (`conformance list --server`); it is not in the default list.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+
+MCP_HOST_BIN=${MCP_HOST_BIN:-$repo/target/debug/mcp-host}
+MCP_FIXTURES_DIR=${MCP_FIXTURES_DIR:-$repo/target/wasm/fixtures}
+CONFORMANCE_DIR=${CONFORMANCE_DIR:-$repo/target/e2e/conformance}
+CONFORMANCE_VERSION=0.1.16
+NODE_FALLBACK_PACKAGE=node@22
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-30}
+HEAD_OFFICE=00000000-0000-0000-0000-000000000000
+read -r -a scenarios <<<"${CONFORMANCE_SCENARIOS:-server-initialize tools-list ping dns-rebinding-protection}"
+
+say() { printf '[conformance] %s\n' "$*"; }
+die() { printf '[conformance] error: %s\n' "$*" >&2; exit 2; }
+
+[ -x "$MCP_HOST_BIN" ] || die "mcp-host binary not found at $MCP_HOST_BIN (set MCP_HOST_BIN)"
+for f in get_current_utc_date.wasm probe_v1.wasm; do
+  [ -f "$MCP_FIXTURES_DIR/$f" ] || die "fixture $MCP_FIXTURES_DIR/$f not found (set MCP_FIXTURES_DIR)"
+done
+command -v node >/dev/null || die "node is not installed"
+command -v npm >/dev/null || die "npm is not installed"
+
+# --- the suite (and a Node new enough for it) --------------------------------
+mkdir -p "$CONFORMANCE_DIR"
+[ -f "$CONFORMANCE_DIR/package.json" ] || echo '{ "private": true }' >"$CONFORMANCE_DIR/package.json"
+suite_pkg=$CONFORMANCE_DIR/node_modules/@modelcontextprotocol/conformance
+installed_version() {
+  node -e 'try { console.log(require(process.argv[1]).version) } catch { console.log("") }' "$1/package.json"
+}
+if [ "$(installed_version "$suite_pkg")" != "$CONFORMANCE_VERSION" ]; then
+  say "installing @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $CONFORMANCE_DIR"
+  (cd "$CONFORMANCE_DIR" && npm install --no-audit --no-fund \
+    "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION")
+fi
+suite_cli=$suite_pkg/$(node -e 'const b = require(process.argv[1]).bin; console.log(typeof b === "string" ? b : b.conformance)' "$suite_pkg/package.json")
+[ -f "$suite_cli" ] || die "conformance CLI not found at $suite_cli"
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]'; }
+NODE=$(command -v node)
+if [ "$(node_major "$NODE")" -lt 22 ]; then
+  NODE=$CONFORMANCE_DIR/node_modules/node/bin/node
+  if [ ! -x "$NODE" ] || [ "$(node_major "$NODE")" -lt 22 ]; then
+    say "node $(node --version) is too old for conformance@$CONFORMANCE_VERSION (needs fs.globSync, Node >= 22);" \
+      "installing $NODE_FALLBACK_PACKAGE from npm into $CONFORMANCE_DIR"
+    (cd "$CONFORMANCE_DIR" && npm install --no-audit --no-fund "$NODE_FALLBACK_PACKAGE")
+  fi
+  [ -x "$NODE" ] || die "could not install Node >= 22 ($NODE missing)"
+fi
+say "suite $CONFORMANCE_VERSION on node $("$NODE" --version)"
+conformance() { "$NODE" "$suite_cli" "$@"; }
+
+available=$(conformance list --server)
+for s in "${scenarios[@]}"; do
+  grep -qE "^[[:space:]]*- $s( |$)" <<<"$available" \
+    || die "scenario '$s' does not exist in conformance@$CONFORMANCE_VERSION; available:
+$available"
+done
+
+# --- the server and the identity shim ----------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/mcp-conformance.XXXXXX")
+server_pid=
+shim_pid=
+cleanup() {
+  local pid
+  for pid in $shim_pid $server_pid; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in $shim_pid $server_pid; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir "$work/components"
+cp "$MCP_FIXTURES_DIR/get_current_utc_date.wasm" "$MCP_FIXTURES_DIR/probe_v1.wasm" "$work/components/"
+"$MCP_HOST_BIN" serve --identity dev-header --listen 127.0.0.1:0 --log-format json \
+  --components "$work/components" --cache-dir "$work/cache" \
+  </dev/null >"$work/server.log" 2>&1 &
+server_pid=$!
+
+# Waits (bounded) until FILE has a line matching PATTERN and prints its match.
+wait_for_line() {
+  local file=$1 pattern=$2 pid=$3 what=$4 deadline=$((SECONDS + STARTUP_TIMEOUT)) found
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 40 "$file" >&2; die "$what exited early"; }
+    if found=$(grep -m1 -oE "$pattern" "$file" 2>/dev/null) && [ -n "$found" ]; then
+      printf '%s\n' "$found"
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 40 "$file" >&2
+  die "$what not ready within ${STARTUP_TIMEOUT}s"
+}
+
+server_addr=$(wait_for_line "$work/server.log" '"addr":"127\.0\.0\.1:[0-9]+"' "$server_pid" mcp-host)
+server_addr=${server_addr#\"addr\":\"}
+server_addr=${server_addr%\"}
+deadline=$((SECONDS + STARTUP_TIMEOUT))
+until "$NODE" -e 'fetch(process.argv[1]).then(r => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))' \
+  "http://$server_addr/readyz"; do
+  [ "$SECONDS" -lt "$deadline" ] || { tail -n 40 "$work/server.log" >&2; die "mcp-host /readyz not 200 within ${STARTUP_TIMEOUT}s"; }
+  kill -0 "$server_pid" 2>/dev/null || { tail -n 40 "$work/server.log" >&2; die "mcp-host exited early"; }
+  sleep 0.2
+done
+say "mcp-host ready at http://$server_addr/mcp"
+
+# The shim: adds the identity header, forwards the rest verbatim (see top).
+UPSTREAM=$server_addr IDENTITY=$HEAD_OFFICE "$NODE" --input-type=module -e '
+import http from "node:http";
+const [upstreamHost, upstreamPort] = process.env.UPSTREAM.split(":");
+const hopByHop = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"]);
+const copy = (headers) => Object.fromEntries(Object.entries(headers).filter(([k]) => !hopByHop.has(k.toLowerCase())));
+const server = http.createServer((req, res) => {
+  const headers = copy(req.headers); // keeps Host and Origin exactly as the suite sent them
+  if (headers["x-rls-user-id"] === undefined) headers["x-rls-user-id"] = process.env.IDENTITY;
+  const upstream = http.request(
+    { host: upstreamHost, port: Number(upstreamPort), method: req.method, path: req.url, headers },
+    (up) => {
+      res.writeHead(up.statusCode, up.statusMessage, copy(up.headers));
+      res.flushHeaders();
+      up.pipe(res);
+      up.on("error", () => res.destroy());
+    },
+  );
+  upstream.on("error", (error) => {
+    if (!res.headersSent) { res.writeHead(502, { "content-type": "text/plain" }); res.end(`shim: ${error.message}\n`); }
+    else res.destroy();
+  });
+  res.on("close", () => upstream.destroy());
+  req.pipe(upstream);
+});
+server.listen(0, "127.0.0.1", () => console.log(`shim listening 127.0.0.1:${server.address().port}`));
+process.on("SIGTERM", () => process.exit(0));
+' >"$work/shim.log" 2>&1 &
+shim_pid=$!
+shim_addr=$(wait_for_line "$work/shim.log" 'shim listening 127\.0\.0\.1:[0-9]+' "$shim_pid" "identity shim")
+shim_addr=${shim_addr#shim listening }
+url=http://$shim_addr/mcp
+say "suite talks to $url (adds x-rls-user-id: $HEAD_OFFICE, forwards to $server_addr)"
+
+# --- the scenarios -----------------------------------------------------------
+results=$CONFORMANCE_DIR/results
+mkdir -p "$results"
+passed=()
+failed=()
+for s in "${scenarios[@]}"; do
+  printf '\n=== %s ===\n' "$s"
+  if conformance server --url "$url" --scenario "$s" -o "$results" 2>&1 | tee "$work/$s.out"; then
+    passed+=("$s")
+  else
+    failed+=("$s")
+  fi
+done
+
+printf '\n=== conformance summary (suite %s, server %s) ===\n' "$CONFORMANCE_VERSION" "$MCP_HOST_BIN"
+for s in "${passed[@]}"; do printf '  PASS  %s: %s\n' "$s" "$(grep -m1 -E '^Passed: ' "$work/$s.out" || true)"; done
+for s in "${failed[@]}"; do printf '  FAIL  %s: %s\n' "$s" "$(grep -m1 -E '^Passed: ' "$work/$s.out" || true)"; done
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf '\nmcp-host log (last 40 lines):\n' >&2
+  tail -n 40 "$work/server.log" >&2
+fi
+printf 'conformance: %d passed, %d failed\n' "${#passed[@]}" "${#failed[@]}"
+[ "${#failed[@]}" -eq 0 ]

@@ -1,0 +1,270 @@
+"""End to end: the official `mcp` Python SDK against the real `mcp-host` binary.
+
+The binary is started once for this module with `--identity dev-header`, on a
+free loopback port, over a temporary components folder holding two fixture
+components (`get_current_utc_date.wasm` and `probe_v1.wasm`).
+
+Environment:
+  MCP_HOST_BIN      the binary      (default /work/main/target/debug/mcp-host)
+  MCP_FIXTURES_DIR  fixture .wasm   (default /work/main/target/wasm/fixtures)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import ClientSession, MCPError
+from mcp.client.streamable_http import streamable_http_client
+
+REPO = Path(__file__).resolve().parents[2]
+HOST_BIN = Path(os.environ.get("MCP_HOST_BIN", REPO / "target/debug/mcp-host"))
+FIXTURES_DIR = Path(os.environ.get("MCP_FIXTURES_DIR", REPO / "target/wasm/fixtures"))
+COMPONENTS = ("get_current_utc_date.wasm", "probe_v1.wasm")
+
+HEAD_OFFICE = "00000000-0000-0000-0000-000000000000"
+IDENTITY_HEADER = "x-rls-user-id"
+STARTUP_TIMEOUT_S = 30.0
+SESSION_TIMEOUT_S = 30.0  # bound on each SDK conversation
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_LISTENING_ADDR = re.compile(r"addr\W+(127\.0\.0\.1:\d+)")
+
+
+@dataclass
+class Server:
+    base: str  # http://127.0.0.1:PORT
+    log: Path
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.base}/mcp"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "<no log>"
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not HOST_BIN.is_file():
+        pytest.fail(f"mcp-host binary not found at {HOST_BIN} (set MCP_HOST_BIN)")
+    root = tmp_path_factory.mktemp("mcp-host")
+    components = root / "components"
+    components.mkdir()
+    for name in COMPONENTS:
+        source = FIXTURES_DIR / name
+        if not source.is_file():
+            pytest.fail(f"fixture component {source} not found (set MCP_FIXTURES_DIR)")
+        shutil.copy(source, components / name)
+
+    log = root / "mcp-host.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                str(HOST_BIN),
+                "serve",
+                "--identity",
+                "dev-header",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--components",
+                str(components),
+                "--cache-dir",
+                str(root / "cache"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield _wait_until_ready(process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], log: Path) -> Server:
+    """Reads the bound address from the log, then polls /readyz; bounded."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    base: str | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"mcp-host exited early with code {process.returncode}:\n"
+                + Server("", log).log_tail()
+            )
+        if base is None:
+            text = _ANSI.sub("", log.read_text(errors="replace"))
+            for line in text.splitlines():
+                if "mcp-host listening" in line and (m := _LISTENING_ADDR.search(line)):
+                    base = f"http://{m.group(1)}"
+                    break
+        if base is not None:
+            try:
+                if httpx2.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    return Server(base, log)
+            except httpx2.HTTPError:
+                pass
+        time.sleep(0.1)
+    pytest.fail(
+        f"mcp-host not ready within {STARTUP_TIMEOUT_S:.0f}s:\n" + Server("", log).log_tail()
+    )
+
+
+def _client(user_id: str | None) -> httpx2.AsyncClient:
+    headers = {IDENTITY_HEADER: user_id} if user_id is not None else {}
+    return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=60.0))
+
+
+@asynccontextmanager
+async def _session(server: Server, user_id: str | None) -> AsyncIterator[ClientSession]:
+    """An SDK session (not yet initialised) as `user_id`; no identity header if None."""
+    async with _client(user_id) as http:
+        async with streamable_http_client(server.mcp_url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                yield session
+
+
+def _text_of(result) -> str:
+    assert not result.is_error, result
+    texts = [c.text for c in result.content if c.type == "text"]
+    assert len(texts) == 1, result.content
+    return texts[0]
+
+
+@pytest.mark.anyio
+async def test_head_office_lists_and_calls_get_current_utc_date(server: Server) -> None:
+    with anyio.fail_after(SESSION_TIMEOUT_S):
+        async with _session(server, HEAD_OFFICE) as session:
+            init = await session.initialize()
+            assert init.protocol_version == "2025-11-25"
+            assert init.capabilities.tools is not None
+            assert init.server_info.name
+
+            listing = await session.list_tools()
+            names = {tool.name for tool in listing.tools}
+            assert "get_current_utc_date" in names, names
+            tool = next(t for t in listing.tools if t.name == "get_current_utc_date")
+            assert tool.description
+            assert tool.input_schema.get("type") == "object"
+
+            before = datetime.now(timezone.utc)
+            result = await session.call_tool("get_current_utc_date", {})
+            after = datetime.now(timezone.utc)
+
+    text = _text_of(result).strip()
+    # Python 3.11's fromisoformat takes the trailing "Z" and more than six
+    # fractional digits (it truncates to microseconds).
+    now = datetime.fromisoformat(text)
+    assert now.tzinfo is not None, f"not an aware datetime: {text!r}"
+    assert now.utcoffset() == timedelta(0), f"not UTC: {text!r}"
+    slack = timedelta(seconds=5)
+    assert before - slack <= now <= after + slack, (before, text, after)
+
+    structured = result.structured_content
+    assert structured is not None, "no structuredContent"
+    assert structured["date"] == now.date().isoformat(), (structured, text)
+    assert structured["utc_datetime"] == text
+    assert (structured["year"], structured["month"], structured["day"]) == (
+        now.year,
+        now.month,
+        now.day,
+    )
+    assert structured["weekday"] == now.strftime("%A")
+    assert structured["unix_seconds"] == int(now.timestamp())
+
+
+@pytest.mark.anyio
+async def test_probe_scope_is_head_office(server: Server) -> None:
+    with anyio.fail_after(SESSION_TIMEOUT_S):
+        async with _session(server, HEAD_OFFICE) as session:
+            await session.initialize()
+            result = await session.call_tool("probe_scope", {})
+    assert _text_of(result) == "head-office"
+
+
+@pytest.mark.anyio
+async def test_sdk_without_identity_header_is_refused(server: Server) -> None:
+    # The SDK surfaces the 401's JSON-RPC error (wrapped in exception groups).
+    # A timeout would be caught too, and then fail the MCPError assertion.
+    with pytest.raises(BaseException) as caught:  # noqa: B017 - unwrapped below
+        with anyio.fail_after(SESSION_TIMEOUT_S):
+            async with _session(server, None) as session:
+                await session.initialize()
+    errors = _leaves(caught.value)
+    mcp_errors = [e for e in errors if isinstance(e, MCPError)]
+    assert mcp_errors, f"expected an MCPError, got {errors!r}"
+    assert IDENTITY_HEADER in mcp_errors[0].message, mcp_errors[0].message
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+def _initialize_body() -> dict:
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "e2e-raw", "version": "0"},
+        },
+    }
+
+
+_RAW_HEADERS = {
+    "content-type": "application/json",
+    "accept": "application/json, text/event-stream",
+}
+
+
+def test_raw_post_without_identity_header_is_401(server: Server) -> None:
+    response = httpx2.post(
+        server.mcp_url, headers=_RAW_HEADERS, json=_initialize_body(), timeout=10
+    )
+    assert response.status_code == 401, response.text
+    assert IDENTITY_HEADER in response.headers.get("www-authenticate", "")
+    assert "mcp-session-id" not in response.headers
+
+
+def test_raw_post_with_foreign_origin_is_403(server: Server) -> None:
+    response = httpx2.post(
+        server.mcp_url,
+        headers={
+            **_RAW_HEADERS,
+            IDENTITY_HEADER: HEAD_OFFICE,
+            "origin": "http://evil.example.com",
+        },
+        json=_initialize_body(),
+        timeout=10,
+    )
+    assert response.status_code == 403, response.text

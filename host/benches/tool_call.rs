@@ -4,8 +4,7 @@
 //! the README quotes its numbers. Counts are fixed, not time-boxed, so runs
 //! are comparable; the first calls of each section are warm-up and dropped.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,23 +21,13 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, ServiceExt};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 const IN_PROCESS_CALLS: usize = 20_000;
 const HTTP_CALLS_SEQUENTIAL: usize = 3_000;
 const HTTP_CALLS_PER_CLIENT: usize = 500;
 const WARMUP: usize = 200;
-
-fn fixtures() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let status = Command::new("bash")
-        .arg(root.join("scripts/build-components.sh"))
-        .status()
-        .expect("run scripts/build-components.sh");
-    assert!(status.success());
-    root.join("target/wasm/fixtures")
-}
 
 struct Stats {
     p50: Duration,
@@ -203,7 +192,7 @@ async fn over_http(fixtures: &Path) {
 
 fn main() {
     // Only this benchmark's output; `--bench` and filters from cargo are ignored.
-    let fixtures = fixtures();
+    let fixtures = support::fixtures();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -211,7 +200,7 @@ fn main() {
     println!("| what | p50 µs | p90 µs | p99 µs | mean µs | calls/s |");
     println!("|---|---:|---:|---:|---:|---:|");
     runtime.block_on(async {
-        in_process(&fixtures).await;
-        over_http(&fixtures).await;
+        in_process(fixtures).await;
+        over_http(fixtures).await;
     });
 }

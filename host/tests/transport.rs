@@ -23,6 +23,17 @@ fn headers(user: Option<&str>) -> HeaderMap {
     h
 }
 
+/// Headers of a request inside an initialised session.
+fn session_headers(user: &str, session: &str) -> HeaderMap {
+    let mut h = headers(Some(user));
+    h.insert("mcp-session-id", HeaderValue::from_str(session).unwrap());
+    h.insert(
+        "mcp-protocol-version",
+        HeaderValue::from_static("2025-11-25"),
+    );
+    h
+}
+
 async fn post(url: &str, h: HeaderMap, body: impl Into<reqwest::Body>) -> reqwest::Response {
     reqwest::Client::new()
         .post(url)
@@ -138,12 +149,7 @@ async fn sessions_get_stream_and_delete() {
     let init = first_message(response).await;
     assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
 
-    let mut h = headers(Some(HEAD_OFFICE));
-    h.insert("mcp-session-id", HeaderValue::from_str(&session).unwrap());
-    h.insert(
-        "mcp-protocol-version",
-        HeaderValue::from_static("2025-11-25"),
-    );
+    let h = session_headers(HEAD_OFFICE, &session);
     let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     assert_eq!(
         post(&server.url, h.clone(), initialized).await.status(),
@@ -233,15 +239,7 @@ async fn a_session_cannot_be_used_or_ended_by_another_identity() {
         .to_str()
         .unwrap()
         .to_string();
-    let with_session = |user: &str| {
-        let mut h = headers(Some(user));
-        h.insert("mcp-session-id", HeaderValue::from_str(&session).unwrap());
-        h.insert(
-            "mcp-protocol-version",
-            HeaderValue::from_static("2025-11-25"),
-        );
-        h
-    };
+    let with_session = |user: &str| session_headers(user, &session);
     let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     post(&server.url, with_session(HEAD_OFFICE), initialized).await;
     let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;

@@ -1,8 +1,9 @@
 //! The WASI a tool component gets: clocks, random, stdout/stderr that go to
 //! the host's log, and an empty environment. Nothing else: no filesystem,
-//! sockets, environment variables, arguments or stdin. The Rust standard library of a guest still *imports*
-//! some of those interfaces; the loader defines every import we do not link as
-//! a trap, so a component that tries to use one fails that call, clearly.
+//! sockets, environment variables, arguments or stdin. The Rust standard
+//! library of a guest still *imports* some of those interfaces; the loader
+//! defines every withheld import as a trap ([`withhold_unlinked`]), so a
+//! component that tries to use one fails that call, clearly.
 
 use std::io;
 use std::pin::Pin;

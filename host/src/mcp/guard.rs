@@ -13,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 
 use super::jsonrpc;
 use super::session_owners::{Ownership, SessionOwners};
@@ -24,8 +25,6 @@ pub struct Guard {
     pub authenticator: SharedAuthenticator,
     pub sessions: SessionOwners,
 }
-
-const SESSION_HEADER: &str = "mcp-session-id";
 
 pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
     if let Err(reason) = check_host(request.headers(), &guard.allowed_hosts) {
@@ -41,7 +40,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             let subject = identity.subject;
             let session = request
                 .headers()
-                .get(SESSION_HEADER)
+                .get(HEADER_SESSION_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             if let Some(id) = &session
@@ -53,24 +52,9 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             let is_delete = request.method() == http::Method::DELETE;
             request.extensions_mut().insert(identity);
             let response = next.run(request).await;
-            match &session {
-                None => {
-                    if let Some(opened) = response
-                        .headers()
-                        .get(SESSION_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                    {
-                        guard.sessions.opened(opened, subject);
-                    }
-                }
-                Some(id)
-                    if (is_delete && response.status().is_success())
-                        || response.status() == StatusCode::NOT_FOUND =>
-                {
-                    guard.sessions.closed(id);
-                }
-                Some(_) => {}
-            }
+            guard
+                .sessions
+                .observe(session.as_deref(), is_delete, &response, subject);
             response
         }
         Err(error) => {
@@ -187,19 +171,15 @@ impl AllowedOrigin {
 }
 
 fn parse_allowed_origin(entry: &str) -> Option<AllowedOrigin> {
-    if let Some(base) = entry.strip_suffix(":*") {
-        let origin = parse_origin(base)?;
-        return Some(AllowedOrigin {
-            scheme: origin.scheme,
-            host: origin.host,
-            port: None,
-        });
-    }
-    let origin = parse_origin(entry)?;
+    let (base, any_port) = match entry.strip_suffix(":*") {
+        Some(base) => (base, true),
+        None => (entry, false),
+    };
+    let origin = parse_origin(base)?;
     Some(AllowedOrigin {
         scheme: origin.scheme,
         host: origin.host,
-        port: Some(origin.port),
+        port: (!any_port).then_some(origin.port),
     })
 }
 

@@ -5,6 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use axum::response::Response;
+use http::StatusCode;
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use uuid::Uuid;
 
 #[derive(Default)]
@@ -30,6 +33,31 @@ impl SessionOwners {
         match self.lock().get(session) {
             Some(owner) if *owner != subject => Ownership::Foreign,
             _ => Ownership::Allowed,
+        }
+    }
+
+    /// Updates the map from one answered request: a response that opened a
+    /// session records its owner; a successful DELETE, or a 404 (the server
+    /// no longer knows the session), forgets it.
+    pub fn observe(
+        &self,
+        session: Option<&str>,
+        is_delete: bool,
+        response: &Response,
+        subject: Uuid,
+    ) {
+        let status = response.status();
+        match session {
+            None => {
+                let opened = response.headers().get(HEADER_SESSION_ID);
+                if let Some(opened) = opened.and_then(|v| v.to_str().ok()) {
+                    self.opened(opened, subject);
+                }
+            }
+            Some(id) if (is_delete && status.is_success()) || status == StatusCode::NOT_FOUND => {
+                self.closed(id);
+            }
+            Some(_) => {}
         }
     }
 

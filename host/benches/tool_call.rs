@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use mcp_host::config::{Cli, Command as Sub};
-use mcp_host::identity::Scope;
+use mcp_host::identity::{HEAD_OFFICE_ID, Identity, Scope};
 use mcp_host::runtime::cache::CompiledCache;
 use mcp_host::runtime::engine;
 use mcp_host::runtime::limits::SandboxLimits;
@@ -79,18 +79,16 @@ async fn in_process(fixtures: &Path) {
             .load(&path, std::fs::read(&path).unwrap())
             .await
             .unwrap();
+        let head_office = Identity {
+            subject: HEAD_OFFICE_ID,
+            scope: Scope::HeadOffice,
+        };
         let mut samples = Vec::with_capacity(IN_PROCESS_CALLS);
         let started = Instant::now();
         for i in 0..IN_PROCESS_CALLS + WARMUP {
             let t = Instant::now();
             let out = sandbox
-                .call_tool(
-                    &component.pre,
-                    &component.file,
-                    tool,
-                    "{}",
-                    Scope::HeadOffice,
-                )
+                .call_tool(&component.pre, &component.file, tool, "{}", &head_office)
                 .await
                 .unwrap();
             std::hint::black_box(out);
@@ -162,7 +160,9 @@ async fn over_http(fixtures: &Path) {
         "--components",
         dir.path().to_str().unwrap(),
     ];
-    let Sub::Serve(args) = Cli::parse_from(argv).command;
+    let Sub::Serve(args) = Cli::parse_from(argv).command else {
+        unreachable!("parsed a serve command line")
+    };
     let server = mcp_host::app::start(args).await.unwrap();
     let url = format!("http://{}/mcp", server.addr);
 

@@ -10,7 +10,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{IdentityMode, ServeArgs};
-use crate::identity::{DevHeaderAuthenticator, SharedAuthenticator, StaticScopeResolver};
+use crate::db::caller::CallerDb;
+use crate::db::embedded::EmbeddedPostgres;
+use crate::db::scope::DbScopeResolver;
+use crate::db::settings::Target;
+use crate::identity::{
+    DevHeaderAuthenticator, ScopeResolver, SharedAuthenticator, StaticScopeResolver,
+};
 use crate::mcp::guard::Guard;
 use crate::mcp::handler::ToolServer;
 use crate::mcp::http::{HttpOptions, router};
@@ -25,8 +31,11 @@ use crate::runtime::{engine, watcher::Watcher};
 pub struct Server {
     pub addr: SocketAddr,
     pub registry: Arc<Registry>,
+    pub db: Option<Arc<CallerDb>>,
     cancel: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
+    /// The embedded PostgreSQL this server started, stopped with it.
+    embedded: Option<EmbeddedPostgres>,
 }
 
 impl Server {
@@ -34,13 +43,21 @@ impl Server {
     /// server to finish.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.cancel.cancel();
-        self.http.await.context("HTTP server task failed")??;
-        Ok(())
+        self.wait().await
     }
 
-    /// Resolves when the server stops on its own (it normally does not).
+    /// Resolves when the server has stopped (after [`Server::cancel_token`]
+    /// is cancelled).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.http.await.context("HTTP server task failed")??;
+        let served = self.http.await.context("HTTP server task failed");
+        if let Some(pg) = self.embedded {
+            tracing::info!("stopping the embedded PostgreSQL");
+            tokio::task::spawn_blocking(move || pg.stop())
+                .await
+                .context("stopping PostgreSQL")?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        served??;
         Ok(())
     }
 
@@ -49,20 +66,104 @@ impl Server {
     }
 }
 
-fn authenticator(args: &ServeArgs) -> SharedAuthenticator {
+fn authenticator(args: &ServeArgs, db: Option<&Arc<CallerDb>>) -> SharedAuthenticator {
+    let scopes: Arc<dyn ScopeResolver> = match db {
+        Some(db) => Arc::new(DbScopeResolver::new(db.clone())),
+        None => Arc::new(StaticScopeResolver::default()),
+    };
     match args.identity {
-        IdentityMode::DevHeader => Arc::new(DevHeaderAuthenticator::new(Arc::new(
-            StaticScopeResolver::default(),
-        ))),
+        IdentityMode::DevHeader => Arc::new(DevHeaderAuthenticator::new(scopes)),
     }
+}
+
+/// The database side of `serve`: none, an external server, or the embedded
+/// one (started, migrated and, on first start, seeded with the demo data).
+struct Database {
+    db: Option<Arc<CallerDb>>,
+    description: String,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+async fn database(args: &ServeArgs) -> anyhow::Result<Database> {
+    if args.no_database {
+        return Ok(Database {
+            db: None,
+            description: "none (--no-database)".into(),
+            embedded: None,
+        });
+    }
+    let db_args = args.db.clone();
+    let embedded = match db_args.target().map_err(anyhow::Error::msg)? {
+        Target::Embedded(pg) => Some(pg),
+        Target::External { .. } => None,
+    };
+    let resolved = tokio::task::spawn_blocking(move || db_args.resolve())
+        .await
+        .context("starting the database")?
+        .map_err(anyhow::Error::msg)?;
+    if embedded.is_some() {
+        let admin = resolved
+            .admin
+            .as_ref()
+            .context("the embedded database has an admin connection")?;
+        let client = crate::db::migrate::connect_creating(admin).await?;
+        let report = crate::db::migrate::migrate(&client, &resolved.rls_secret, None).await?;
+        if !report.applied.is_empty() {
+            tracing::info!(applied = ?report.applied, "migrated the embedded database");
+        }
+        if args.demo_scale > 0.0
+            && !crate::seed::is_seeded(&client)
+                .await
+                .map_err(anyhow::Error::msg)?
+        {
+            tracing::info!(
+                scale = args.demo_scale,
+                "loading the Zava demo data (first start)"
+            );
+            let seeded = crate::seed::seed(
+                &client,
+                crate::seed::SeedOptions {
+                    seed: 42,
+                    scale: args.demo_scale,
+                    replace: false,
+                    progress: true,
+                },
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+            tracing::info!(rows = ?seeded.rows, load_ms = seeded.load.as_millis() as u64, "demo data loaded");
+        }
+    }
+    let db = CallerDb::new(
+        resolved.query,
+        resolved.rls_secret,
+        args.query_limits(),
+        args.db.db_pool_size,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let db = Arc::new(db);
+    // A database that is down at start-up is not fatal: queries answer
+    // `unavailable` until it is back.
+    if let Err(error) = db.scope_of(crate::identity::HEAD_OFFICE_ID).await {
+        tracing::warn!(
+            ?error,
+            "the database does not answer yet; queries will fail until it does"
+        );
+    }
+    Ok(Database {
+        db: Some(db),
+        description: resolved.description,
+        embedded,
+    })
 }
 
 /// Starts the server described by `args` and returns once it listens.
 pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     args.validate().map_err(anyhow::Error::msg)?;
+    let database = database(&args).await?;
     let limits = args.limits();
     let engine = engine::build(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let sandbox = Arc::new(Sandbox::new(engine.clone(), limits));
+    let sandbox = Arc::new(Sandbox::new(engine.clone(), limits).with_database(database.db.clone()));
     let cache = CompiledCache::new(args.cache_dir(), &engine);
     let loader = Arc::new(
         Loader::new(engine, cache, sandbox.clone()).map_err(|e| anyhow::anyhow!("{e:#}"))?,
@@ -89,7 +190,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     tokio::spawn(watcher.run(cancel.clone()));
     tokio::spawn(sessions.clone().forward_changes(registry.clone()));
 
-    let authenticator = authenticator(&args);
+    let authenticator = authenticator(&args, database.db.as_ref());
     let guard = Guard {
         allowed_hosts: args.allowed_hosts(),
         allowed_origins: args.allowed_origins(),
@@ -114,6 +215,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         %addr,
         url = %format!("http://{addr}/mcp"),
         identity = authenticator.mode(),
+        database = %database.description,
         components = %args.components.display(),
         loaded = report.loaded,
         rejected = report.rejected,
@@ -131,7 +233,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     Ok(Server {
         addr,
         registry,
+        db: database.db,
         cancel,
         http,
+        embedded: database.embedded,
     })
 }

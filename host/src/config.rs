@@ -1,5 +1,5 @@
 //! Command line and environment. Every flag has an environment variable; the
-//! whole configuration is printed at start-up (it holds no secrets yet).
+//! configuration is printed at start-up, without secrets.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::db::caller::QueryLimits;
+use crate::db::settings::DbArgs;
 use crate::runtime::limits::SandboxLimits;
 
 #[derive(Debug, Parser)]
@@ -30,9 +32,42 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Serve MCP over Streamable HTTP at /mcp.
     Serve(ServeArgs),
+    /// Create roles, apply the migrations and store the RLS gate secret.
+    Migrate(MigrateArgs),
+    /// Load the Zava demo data (deterministic for a seed).
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Seed of the generator: the same seed gives the same data.
+    #[arg(long, env = "MCP_SEED", default_value_t = 42)]
+    pub seed: u64,
+
+    /// Size relative to the full demo set (1.0 = 50k customers, ~200k orders).
+    #[arg(long, env = "MCP_SEED_SCALE", default_value_t = 1.0)]
+    pub scale: f64,
+
+    /// Replace data that is already there.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Apply migrations first.
+    #[arg(long)]
+    pub migrate: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -97,6 +132,18 @@ pub struct ServeArgs {
     /// (network shares send none).
     #[arg(long, env = "MCP_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Serve without a database (tools that query answer `unavailable`).
+    #[arg(long, env = "MCP_NO_DATABASE")]
+    pub no_database: bool,
+
+    /// With the embedded database: load the demo data on first start at
+    /// this scale (0 = do not seed).
+    #[arg(long, env = "MCP_DEMO_SCALE", default_value_t = 1.0)]
+    pub demo_scale: f64,
 }
 
 impl ServeArgs {
@@ -105,6 +152,16 @@ impl ServeArgs {
             deadline: self.call_timeout,
             memory_bytes: self.memory_limit_mib << 20,
             max_instances: self.max_instances,
+        }
+    }
+
+    pub fn query_limits(&self) -> QueryLimits {
+        QueryLimits {
+            statement_timeout: self.db.statement_timeout,
+            work_mem_mib: self.db.work_mem_mib,
+            max_rows: self.db.max_rows,
+            max_bytes: self.db.max_result_bytes,
+            ..QueryLimits::default()
         }
     }
 
@@ -168,6 +225,7 @@ mod tests {
         argv.extend_from_slice(args);
         match Cli::parse_from(argv).command {
             Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
         }
     }
 

@@ -7,15 +7,19 @@
 //!   tool registry and the folder watcher that hot-swaps components.
 //! - [`capabilities`]: the host side of each WIT import (`caller`, `database`,
 //!   `embeddings`, and the small WASI subset components get).
+//! - [`db`]: PostgreSQL — embedded or external, migrations, and caller
+//!   queries under Row Level Security; [`seed`]: the Zava demo data.
 //! - [`mcp`]: the MCP protocol handler (rmcp) and its HTTP front (axum).
 //! - [`app`]: wiring it all together for `mcp-host serve`.
 
 pub mod app;
 pub mod capabilities;
 pub mod config;
+pub mod db;
 pub mod identity;
 pub mod mcp;
 pub mod runtime;
+pub mod seed;
 
 /// The generated bindings for `wit/zava-mcp.wit`.
 pub mod bindings {
@@ -24,6 +28,7 @@ pub mod bindings {
         world: "tool-component",
         imports: { default: async },
         exports: { default: async },
+        additional_derives: [PartialEq],
     });
 }
 

@@ -1,5 +1,8 @@
+use anyhow::Context;
 use clap::Parser;
-use mcp_host::config::{Cli, Command, LogFormat};
+use mcp_host::config::{Cli, Command, LogFormat, MigrateArgs, SeedArgs};
+use mcp_host::db::migrate;
+use mcp_host::db::settings::DbArgs;
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat) {
@@ -28,7 +31,76 @@ async fn main() -> anyhow::Result<()> {
             });
             server.wait().await
         }
+        Command::Migrate(args) => run_migrate(args).await,
+        Command::Seed(args) => run_seed(args).await,
     }
+}
+
+/// Starts the embedded cluster if that is the target and connects as admin.
+async fn admin(
+    db: &DbArgs,
+) -> anyhow::Result<(tokio_postgres::Client, mcp_host::db::settings::Resolved)> {
+    let args = db.clone();
+    let resolved = tokio::task::spawn_blocking(move || args.resolve())
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let config = resolved.admin.as_ref().context(
+        "an administrative connection is needed: set DATABASE_URL (or the POSTGRES_* variables)",
+    )?;
+    let client = migrate::connect_creating(config).await?;
+    Ok((client, resolved))
+}
+
+async fn run_migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let (client, resolved) = admin(&args.db).await?;
+    let report = migrate::migrate(
+        &client,
+        &resolved.rls_secret,
+        resolved.query_password.as_deref(),
+    )
+    .await?;
+    println!(
+        "{}: {} migration(s) applied ({}), {} already applied",
+        resolved.description,
+        report.applied.len(),
+        report.applied.join(", "),
+        report.already
+    );
+    Ok(())
+}
+
+async fn run_seed(args: SeedArgs) -> anyhow::Result<()> {
+    let (client, resolved) = admin(&args.db).await?;
+    if args.migrate {
+        migrate::migrate(
+            &client,
+            &resolved.rls_secret,
+            resolved.query_password.as_deref(),
+        )
+        .await?;
+    }
+    let report = mcp_host::seed::seed(
+        &client,
+        mcp_host::seed::SeedOptions {
+            seed: args.seed,
+            scale: args.scale,
+            replace: args.replace,
+            progress: true,
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let total: usize = report.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "{}: loaded {total} rows in {:.1} s (generated in {:.1} s)",
+        resolved.description,
+        report.load.as_secs_f64(),
+        report.generate.as_secs_f64()
+    );
+    for (table, rows) in report.rows {
+        println!("  retail.{table:<14} {rows:>9}");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

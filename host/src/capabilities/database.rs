@@ -1,19 +1,41 @@
 //! `zava:mcp/database`: read-only SQL as the caller, under Row Level Security.
 //!
-//! The contract is linked now so that components written against it keep
-//! working; the PostgreSQL pool and the RLS transaction arrive with the
-//! database issue. Until a database is configured every query answers
-//! `unavailable` with a message saying so, which a tool passes on.
+//! The per-call context holds the caller's RLS user id and a handle on the
+//! shared [`CallerDb`]; every query runs through it (its own transaction,
+//! scope established inside PostgreSQL). Without a configured database every
+//! query answers `unavailable`, which a tool passes on.
 
+use std::sync::Arc;
+
+use uuid::Uuid;
 use wasmtime::component::{HasData, Linker};
 
 use super::HostState;
 use crate::bindings::zava::mcp::database;
 use crate::bindings::zava::mcp::types::{DbError, RowSet, SqlValue};
+use crate::db::caller::CallerDb;
 
-/// Per-call database state. Empty until a pool exists.
+/// Most queries one tool call may run: a loop of queries is a bug or an
+/// attack, not a tool.
+const MAX_QUERIES_PER_CALL: u32 = 64;
+
+/// Per-call database state.
 #[derive(Default)]
-pub struct DatabaseCtx {}
+pub struct DatabaseCtx {
+    db: Option<Arc<CallerDb>>,
+    caller: Option<Uuid>,
+    queries: u32,
+}
+
+impl DatabaseCtx {
+    pub fn new(db: Option<Arc<CallerDb>>, caller: Option<Uuid>) -> Self {
+        Self {
+            db,
+            caller,
+            queries: 0,
+        }
+    }
+}
 
 struct Database;
 impl HasData for Database {
@@ -27,13 +49,28 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 impl database::Host for DatabaseCtx {
     async fn query(
         &mut self,
-        _sql: String,
-        _params: Vec<SqlValue>,
-        _max_rows: u32,
+        sql: String,
+        params: Vec<SqlValue>,
+        max_rows: u32,
     ) -> Result<RowSet, DbError> {
-        Err(DbError::Unavailable(
-            "no database is configured for this server".to_string(),
-        ))
+        let Some(db) = &self.db else {
+            return Err(DbError::Unavailable(
+                "no database is configured for this server".to_string(),
+            ));
+        };
+        // Tool listing runs with no caller: it must not read data.
+        let Some(caller) = self.caller else {
+            return Err(DbError::Rejected(
+                "queries are only available while serving a caller's tool call".into(),
+            ));
+        };
+        self.queries += 1;
+        if self.queries > MAX_QUERIES_PER_CALL {
+            return Err(DbError::Rejected(format!(
+                "a tool call may run at most {MAX_QUERIES_PER_CALL} queries"
+            )));
+        }
+        db.query(caller, &sql, &params, max_rows).await
     }
 }
 

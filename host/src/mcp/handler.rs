@@ -116,7 +116,7 @@ impl ServerHandler for ToolServer {
                 &component.file,
                 &request.name,
                 &arguments,
-                caller.scope,
+                &caller,
             )
             .await;
         let result = match outcome {

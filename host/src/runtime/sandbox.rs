@@ -12,8 +12,10 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use super::limits::{CallLimiter, SandboxLimits};
 use crate::bindings::ToolComponentPre;
 use crate::bindings::exports::zava::mcp::tool::{ToolDef, ToolError, ToolOutput};
+use crate::capabilities::database::DatabaseCtx;
 use crate::capabilities::{HostState, caller::CallerCtx, wasi::WasiState};
-use crate::identity::Scope;
+use crate::db::caller::CallerDb;
+use crate::identity::{Identity, Scope};
 
 /// Extra time given to the async backstop timer beyond the epoch deadline,
 /// so the precise epoch check normally fires first.
@@ -43,27 +45,38 @@ struct DeadlineExceeded;
 pub struct Sandbox {
     engine: Engine,
     limits: SandboxLimits,
+    /// The database every call's `database` import reaches, if configured.
+    db: Option<Arc<CallerDb>>,
 }
 
 impl Sandbox {
     pub fn new(engine: Engine, limits: SandboxLimits) -> Self {
-        Self { engine, limits }
+        Self {
+            engine,
+            limits,
+            db: None,
+        }
+    }
+
+    pub fn with_database(mut self, db: Option<Arc<CallerDb>>) -> Self {
+        self.db = db;
+        self
     }
 
     pub fn limits(&self) -> &SandboxLimits {
         &self.limits
     }
 
-    /// Calls `tool` of `component` with JSON `arguments` as a caller of `scope`.
+    /// Calls `tool` of `component` with JSON `arguments` as `caller`.
     pub async fn call_tool(
         &self,
         pre: &ToolComponentPre<HostState>,
         component: &Arc<str>,
         tool: &str,
         arguments: &str,
-        scope: Scope,
+        caller: &Identity,
     ) -> Result<ToolOutput, CallError> {
-        let mut store = self.new_store(component, tool, scope);
+        let mut store = self.new_store(component, tool, Some(caller));
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance
@@ -88,7 +101,7 @@ impl Sandbox {
         pre: &ToolComponentPre<HostState>,
         component: &Arc<str>,
     ) -> Result<Vec<ToolDef>, CallError> {
-        let mut store = self.new_store(component, "list-tools", Scope::Unassigned);
+        let mut store = self.new_store(component, "list-tools", None);
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.zava_mcp_tool().call_list_tools(&mut store).await
@@ -108,14 +121,21 @@ impl Sandbox {
         ToolComponentPre::new(pre)
     }
 
-    fn new_store(&self, component: &Arc<str>, tool: &str, scope: Scope) -> Store<HostState> {
+    /// A store for one call; `caller` is `None` while listing tools, which
+    /// then sees no scope and cannot query.
+    fn new_store(
+        &self,
+        component: &Arc<str>,
+        tool: &str,
+        caller: Option<&Identity>,
+    ) -> Store<HostState> {
         let state = HostState {
             caller: CallerCtx {
-                scope,
+                scope: caller.map_or(Scope::Unassigned, |c| c.scope),
                 component: component.clone(),
                 tool: tool.into(),
             },
-            database: Default::default(),
+            database: DatabaseCtx::new(self.db.clone(), caller.map(|c| c.subject)),
             embeddings: Default::default(),
             wasi: WasiState::new(component),
             limiter: CallLimiter::new(self.limits.memory_bytes),

@@ -3,6 +3,8 @@
 //! Streamable HTTP) that records `tools/list_changed` notifications.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -73,9 +75,14 @@ pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
     if !extra.contains(&"--call-timeout") {
         argv.extend(["--call-timeout".into(), "2s".into()]);
     }
+    // Tests that need PostgreSQL pass its connection; the others run without.
+    if !extra.contains(&"--query-database-url") {
+        argv.push("--no-database".into());
+    }
     argv.extend(extra.iter().map(|s| s.to_string()));
     match Cli::parse_from(argv).command {
         Sub::Serve(args) => args,
+        _ => unreachable!("parsed a serve command line"),
     }
 }
 

@@ -1,0 +1,290 @@
+//! `mcp-host migrate`: roles, the `vector` extension, the ordered SQL files
+//! of `migrations/` (each applied once, in its own transaction, recorded with
+//! a checksum), and the hash of the RLS gate secret.
+//!
+//! Runs with an administrative connection. Objects are created as the owner
+//! role `zava_owner`; the host's login role `zava_query` is created without
+//! any privilege beyond what the migrations grant it.
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::settings::{OWNER_ROLE, QUERY_ROLE};
+
+/// The migrations, in order. Names are recorded; a changed file after it was
+/// applied is an error (write a new migration instead).
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_retail_schema",
+        include_str!("../../../migrations/0001_retail_schema.sql"),
+    ),
+    (
+        "0002_row_level_security",
+        include_str!("../../../migrations/0002_row_level_security.sql"),
+    ),
+];
+
+/// Serialises concurrent migrators (any constant works; this spells "zava").
+const MIGRATION_LOCK: i64 = 0x7a617661;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        target: String,
+        source: tokio_postgres::Error,
+    },
+    #[error("{step}: {message}")]
+    Step { step: String, message: String },
+}
+
+fn step(name: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> MigrateError {
+    let name = name.into();
+    move |e| MigrateError::Step {
+        step: name,
+        message: super::error_text(&e),
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MigrateReport {
+    pub applied: Vec<String>,
+    pub already: usize,
+}
+
+/// Connects with `config`, creating its database first if it is missing.
+pub async fn connect_creating(config: &Config) -> Result<Client, MigrateError> {
+    match connect(config).await {
+        Ok(client) => Ok(client),
+        Err(MigrateError::Connect { source, .. })
+            if source.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) =>
+        {
+            let dbname = config.get_dbname().unwrap_or("zava").to_string();
+            let mut server = config.clone();
+            server.dbname("postgres");
+            let admin = connect(&server).await?;
+            admin
+                .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&dbname)))
+                .await
+                .map_err(step(format!("creating database {dbname}")))?;
+            connect(config).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn connect(config: &Config) -> Result<Client, MigrateError> {
+    let (client, connection) =
+        config
+            .connect(NoTls)
+            .await
+            .map_err(|source| MigrateError::Connect {
+                target: super::settings::describe(config),
+                source,
+            })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "admin connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Applies everything that is missing. Idempotent.
+pub async fn migrate(
+    client: &Client,
+    rls_secret: &str,
+    query_password: Option<&str>,
+) -> Result<MigrateReport, MigrateError> {
+    client
+        .query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(step("taking the migration lock"))?;
+    let result = migrate_locked(client, rls_secret, query_password).await;
+    let _ = client
+        .query("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    result
+}
+
+async fn migrate_locked(
+    client: &Client,
+    rls_secret: &str,
+    query_password: Option<&str>,
+) -> Result<MigrateReport, MigrateError> {
+    ensure_roles(client, query_password).await?;
+    let database: String = client
+        .query_one("SELECT current_database()", &[])
+        .await
+        .map_err(step("reading the database name"))?
+        .get(0);
+    let db = quote_ident(&database);
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION IF NOT EXISTS vector;
+             GRANT CONNECT, CREATE ON DATABASE {db} TO {OWNER_ROLE};
+             GRANT CONNECT ON DATABASE {db} TO {QUERY_ROLE};
+             REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC;
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             CREATE SCHEMA IF NOT EXISTS zava_meta;
+             REVOKE ALL ON SCHEMA zava_meta FROM PUBLIC;
+             CREATE TABLE IF NOT EXISTS zava_meta.schema_migrations (
+                 name       text PRIMARY KEY,
+                 checksum   text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );"
+        ))
+        .await
+        .map_err(step(
+            "preparing the database (extension vector, grants, zava_meta)",
+        ))?;
+
+    let mut report = MigrateReport::default();
+    for (name, sql) in MIGRATIONS {
+        let checksum = hex::encode(Sha256::digest(sql.as_bytes()));
+        let recorded: Option<String> = client
+            .query_opt(
+                "SELECT checksum FROM zava_meta.schema_migrations WHERE name = $1",
+                &[name],
+            )
+            .await
+            .map_err(step("reading applied migrations"))?
+            .map(|row| row.get(0));
+        match recorded {
+            Some(existing) if existing == checksum => {
+                report.already += 1;
+                continue;
+            }
+            Some(_) => {
+                return Err(MigrateError::Step {
+                    step: format!("migration {name}"),
+                    message: "it was changed after it was applied; add a new migration instead"
+                        .into(),
+                });
+            }
+            None => {}
+        }
+        client
+            .batch_execute(&format!("BEGIN; SET LOCAL ROLE {OWNER_ROLE};"))
+            .await
+            .map_err(step(format!("migration {name}")))?;
+        let applied = async {
+            client.batch_execute(sql).await?;
+            client.batch_execute("RESET ROLE").await?;
+            client
+                .execute(
+                    "INSERT INTO zava_meta.schema_migrations (name, checksum) VALUES ($1, $2)",
+                    &[name, &checksum],
+                )
+                .await?;
+            client.batch_execute("COMMIT").await
+        }
+        .await;
+        if let Err(e) = applied {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(step(format!("migration {name}"))(e));
+        }
+        tracing::info!(migration = name, "applied");
+        report.applied.push(name.to_string());
+    }
+
+    // The gate secret's hash: updated every time so that a new secret takes
+    // effect with one `migrate`.
+    client
+        .batch_execute(&format!("BEGIN; SET LOCAL ROLE {OWNER_ROLE};"))
+        .await
+        .map_err(step("storing the RLS gate secret"))?;
+    let stored = client
+        .execute(
+            "UPDATE rls_private.keys SET gate_hash = sha256(convert_to($1::text, 'UTF8'))",
+            &[&rls_secret],
+        )
+        .await;
+    match stored {
+        Ok(_) => client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(step("storing the RLS gate secret"))?,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(step("storing the RLS gate secret")(e));
+        }
+    }
+    Ok(report)
+}
+
+/// Creates the two roles if missing and checks the query role holds no
+/// privilege it must not have.
+async fn ensure_roles(client: &Client, query_password: Option<&str>) -> Result<(), MigrateError> {
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
+                 CREATE ROLE {OWNER_ROLE} NOLOGIN;
+               END IF;
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{QUERY_ROLE}') THEN
+                 CREATE ROLE {QUERY_ROLE} LOGIN;
+               END IF;
+             END $$;
+             ALTER ROLE {QUERY_ROLE} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
+             ALTER ROLE {QUERY_ROLE} SET default_transaction_read_only = on;
+             ALTER ROLE {QUERY_ROLE} SET statement_timeout = '30s';"
+        ))
+        .await
+        .map_err(step("creating roles"))?;
+    // Non-superuser administrators (managed PostgreSQL) need membership in
+    // the owner role to create objects as it.
+    let is_superuser: bool = client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(step("checking the admin role"))?
+        .get(0);
+    if !is_superuser {
+        client
+            .batch_execute(&format!("GRANT {OWNER_ROLE} TO CURRENT_USER"))
+            .await
+            .map_err(step("granting the owner role to the admin"))?;
+    }
+    if let Some(password) = query_password {
+        let statement: String = client
+            .query_one(
+                &format!("SELECT format('ALTER ROLE {QUERY_ROLE} PASSWORD %L', $1::text)"),
+                &[&password],
+            )
+            .await
+            .map_err(step("setting the query role's password"))?
+            .get(0);
+        client
+            .batch_execute(&statement)
+            .await
+            .map_err(step("setting the query role's password"))?;
+    }
+    let memberships: Vec<String> = client
+        .query(
+            "SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+             WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)",
+            &[&QUERY_ROLE],
+        )
+        .await
+        .map_err(step("checking the query role"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !memberships.is_empty() {
+        return Err(MigrateError::Step {
+            step: "checking the query role".into(),
+            message: format!(
+                "{QUERY_ROLE} is a member of {}; revoke that (it must hold no role)",
+                memberships.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

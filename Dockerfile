@@ -3,8 +3,12 @@
 # hardened image, health checks and Azure deployment are issue 6.)
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-RUN rustup target add wasm32-wasip2
+RUN rustup target add wasm32-wasip2 \
+ && apt-get update && apt-get install -y --no-install-recommends libclang-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
+# pg_query's bindings need libclang (here from Debian, not the PyPI wheel).
+ENV LIBCLANG_PATH=/usr/lib/llvm-14/lib C_INCLUDE_PATH=
 RUN scripts/build-components.sh && cargo build --release -p mcp-host
 
 FROM debian:bookworm-slim
@@ -13,4 +17,5 @@ COPY --from=build /src/target/release/mcp-host /usr/local/bin/mcp-host
 COPY --from=build /src/components-dist /components
 USER mcp
 EXPOSE 8000
-ENTRYPOINT ["mcp-host", "serve", "--components", "/components", "--cache-dir", "/tmp/mcp-cache"]
+ENTRYPOINT ["mcp-host"]
+CMD ["serve", "--components", "/components", "--cache-dir", "/tmp/mcp-cache"]

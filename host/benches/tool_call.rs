@@ -24,41 +24,14 @@ use rmcp::{ClientHandler, ServiceExt};
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "common/stats.rs"]
+mod stats;
+use stats::{row, stats};
+
 const IN_PROCESS_CALLS: usize = 20_000;
 const HTTP_CALLS_SEQUENTIAL: usize = 3_000;
 const HTTP_CALLS_PER_CLIENT: usize = 500;
 const WARMUP: usize = 200;
-
-struct Stats {
-    p50: Duration,
-    p90: Duration,
-    p99: Duration,
-    mean: Duration,
-}
-
-fn stats(mut samples: Vec<Duration>) -> Stats {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    let total: Duration = samples.iter().sum();
-    Stats {
-        p50: at(0.50),
-        p90: at(0.90),
-        p99: at(0.99),
-        mean: total / samples.len() as u32,
-    }
-}
-
-fn row(name: &str, s: &Stats, throughput: Option<f64>) {
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!(
-        "| {name:<46} | {:>8.1} | {:>8.1} | {:>8.1} | {:>8.1} | {:>9} |",
-        us(s.p50),
-        us(s.p90),
-        us(s.p99),
-        us(s.mean),
-        throughput.map_or("-".to_string(), |t| format!("{t:.0}"))
-    );
-}
 
 async fn in_process(fixtures: &Path) {
     let limits = SandboxLimits::default();
@@ -159,6 +132,7 @@ async fn over_http(fixtures: &Path) {
         "127.0.0.1:0",
         "--components",
         dir.path().to_str().unwrap(),
+        "--no-database",
     ];
     let Sub::Serve(args) = Cli::parse_from(argv).command else {
         unreachable!("parsed a serve command line")

@@ -155,3 +155,95 @@ async fn the_same_seed_loads_the_same_data() {
     .unwrap();
     assert_ne!(checksums(&admin_a).await, checksums(&admin_b).await);
 }
+
+#[tokio::test]
+async fn values_round_trip_through_postgres_with_their_types() {
+    use mcp_host::bindings::zava::mcp::types::SqlValue as V;
+    let db = TestDb::fresh().await;
+    let caller = mcp_host::db::caller::CallerDb::new(
+        db.query_config(),
+        db.secret().to_string(),
+        Default::default(),
+        2,
+    )
+    .unwrap();
+    let params = vec![
+        V::Int(-42),
+        V::Numeric("12345678901234567890.0123".into()),
+        V::Text("Zava's \"DIY\" ✓".into()),
+        V::Date("2024-02-29".into()),
+        V::Timestamp("2024-02-29T13:14:15.5Z".into()),
+        V::Uuid("f47ac10b-58cc-4372-a567-0e02b2c3d479".into()),
+        V::Json(r#"{"a": [1, 2]}"#.into()), // jsonb's own spelling
+        V::Vector(vec![0.5, -1.0, 2.25]),
+        V::Boolean(true),
+        V::Float(0.1),
+        V::Null,
+    ];
+    let set = caller
+        .query(
+            uuid::Uuid::nil(),
+            "SELECT $1::int8 AS i, $2::numeric AS n, $3::text AS t, $4::date AS d, $5::timestamptz AS ts,
+                    $6::uuid AS u, $7::jsonb AS j, $8::vector AS v, $9::bool AS b, $10::float8 AS f,
+                    $11::int4 AS z, ARRAY[1, 2, NULL]::int4[] AS a, interval '1 day 02:00' AS iv,
+                    '2024-02-29 13:14:15'::timestamp AS local",
+            &params,
+            10,
+        )
+        .await
+        .unwrap();
+    let types: Vec<&str> = set.columns.iter().map(|c| c.type_name.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "int8",
+            "numeric",
+            "text",
+            "date",
+            "timestamptz",
+            "uuid",
+            "jsonb",
+            "vector",
+            "bool",
+            "float8",
+            "int4",
+            "_int4",
+            "interval",
+            "timestamp"
+        ]
+    );
+    let row = &set.rows[0];
+    assert_eq!(row[..11], params[..]);
+    assert_eq!(row[11], V::Json("[1,2,null]".into()));
+    assert_eq!(row[12], V::Text("1 day 02:00:00".into()));
+    assert_eq!(row[13], V::Timestamp("2024-02-29T13:14:15".into()));
+
+    // A value that does not fit its parameter: PostgreSQL's own message.
+    let error = caller
+        .query(
+            uuid::Uuid::nil(),
+            "SELECT $1::int4",
+            &[V::Text("seven".into())],
+            1,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("invalid input syntax for type integer"),
+        "{error:?}"
+    );
+    // Placeholders and values must agree.
+    let error = caller
+        .query(
+            uuid::Uuid::nil(),
+            "SELECT $1::int4, $2::int4",
+            &[V::Int(1)],
+            1,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("2 parameter placeholder"),
+        "{error:?}"
+    );
+}

@@ -1,12 +1,15 @@
 """End to end: the official `mcp` Python SDK against the real `mcp-host` binary.
 
 The binary is started once for this module with `--identity dev-header`, on a
-free loopback port, over a temporary components folder holding two fixture
-components (`get_current_utc_date.wasm` and `probe_v1.wasm`).
+free loopback port, over a temporary components folder holding the fixture
+components `get_current_utc_date.wasm`, `probe_v1.wasm` and the SQL tools
+`sales_sql.wasm`, with its own embedded PostgreSQL (a small demo data set)
+in a temporary folder.
 
 Environment:
   MCP_HOST_BIN      the binary      (default /work/main/target/debug/mcp-host)
   MCP_FIXTURES_DIR  fixture .wasm   (default /work/main/target/wasm/fixtures)
+  MCP_PG_BIN        PostgreSQL bin  (scripts/tools.sh; found by the host if unset)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -31,11 +35,12 @@ from mcp.client.streamable_http import streamable_http_client
 REPO = Path(__file__).resolve().parents[2]
 HOST_BIN = Path(os.environ.get("MCP_HOST_BIN", REPO / "target/debug/mcp-host"))
 FIXTURES_DIR = Path(os.environ.get("MCP_FIXTURES_DIR", REPO / "target/wasm/fixtures"))
-COMPONENTS = ("get_current_utc_date.wasm", "probe_v1.wasm")
+COMPONENTS = ("get_current_utc_date.wasm", "probe_v1.wasm", "sales_sql.wasm")
 
 HEAD_OFFICE = "00000000-0000-0000-0000-000000000000"
+SEATTLE = "f47ac10b-58cc-4372-a567-0e02b2c3d479"  # store_id 1
 IDENTITY_HEADER = "x-rls-user-id"
-STARTUP_TIMEOUT_S = 30.0
+STARTUP_TIMEOUT_S = 120.0  # includes initdb, migrations and the demo data
 SESSION_TIMEOUT_S = 30.0  # bound on each SDK conversation
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -76,6 +81,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             pytest.fail(f"fixture component {source} not found (set MCP_FIXTURES_DIR)")
         shutil.copy(source, components / name)
 
+    # The cluster runs as an unprivileged user when we are root: its folder
+    # must be reachable through world-searchable parents (pytest's are not).
+    pg_data = Path(tempfile.mkdtemp(prefix="zava-e2e-pg-", dir="/tmp"))
     log = root / "mcp-host.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
@@ -92,6 +100,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 str(components),
                 "--cache-dir",
                 str(root / "cache"),
+                "--pg-data",
+                str(pg_data),
+                "--demo-scale",
+                "0.02",
             ],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -102,10 +114,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        shutil.rmtree(pg_data, ignore_errors=True)
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], log: Path) -> Server:
@@ -206,6 +219,42 @@ async def test_probe_scope_is_head_office(server: Server) -> None:
             await session.initialize()
             result = await session.call_tool("probe_scope", {})
     assert _text_of(result) == "head-office"
+
+
+async def _query(server: Server, user_id: str, sql: str) -> dict:
+    with anyio.fail_after(SESSION_TIMEOUT_S):
+        async with _session(server, user_id) as session:
+            await session.initialize()
+            result = await session.call_tool("execute_sales_query", {"postgresql_query": sql})
+    _text_of(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+@pytest.mark.anyio
+async def test_store_manager_sees_only_their_store(server: Server) -> None:
+    sql = "SELECT store_id, count(*) AS orders FROM retail.orders GROUP BY 1 ORDER BY 1"
+    seattle = await _query(server, SEATTLE, sql)
+    head_office = await _query(server, HEAD_OFFICE, sql)
+    assert seattle["columns"] == ["store_id", "orders"]
+    assert [row[0] for row in seattle["rows"]] == [1]
+    assert [row[0] for row in head_office["rows"]] == list(range(1, 9))
+    assert seattle["rows"][0] == head_office["rows"][0]
+
+
+@pytest.mark.anyio
+async def test_forged_identity_in_sql_sees_nothing_more(server: Server) -> None:
+    sql = (
+        "SELECT count(*) AS n FROM retail.orders "
+        "WHERE set_config('app.current_rls_user_id', '00000000-0000-0000-0000-000000000000', true) "
+        "IS NOT NULL"
+    )
+    with anyio.fail_after(SESSION_TIMEOUT_S):
+        async with _session(server, SEATTLE) as session:
+            await session.initialize()
+            result = await session.call_tool("execute_sales_query", {"postgresql_query": sql})
+    assert result.is_error
+    assert "set_config" in result.content[0].text
 
 
 @pytest.mark.anyio

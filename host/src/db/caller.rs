@@ -2,14 +2,13 @@
 //! of the query role, in which the host first establishes the caller's scope
 //! with `rls.enter` (which only the host, holding the gate secret, can call).
 //!
-//! Round trips (pipelined where the protocol allows):
-//! 1. `START TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ`
-//! 2. `SET LOCAL` limits + `rls.enter($secret, $caller)` + Parse/Describe of
-//!    the caller's statement (extended protocol: exactly one statement)
-//! 3. Bind the parameters to a portal
-//! 4. Execute the portal for at most max-rows + 1 rows, then release any
-//!    session-level advisory lock the statement might have taken
-//! 5. `ROLLBACK`
+//! Two round trips, each a pipeline of requests:
+//! 1. `BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ` + `SET LOCAL` limits,
+//!    `rls.enter($secret, $caller)`, and Parse/Describe of the caller's
+//!    statement (extended protocol: exactly one statement, wrapped in
+//!    `LIMIT max-rows + 1` once the parser guard has checked it);
+//! 2. Bind + Execute, reading at most max-rows + 1 rows and a byte cap, then
+//!    `pg_advisory_unlock_all()` and `ROLLBACK`.
 //!
 //! A connection whose state is in doubt (an error in steps 4-5, a call
 //! abandoned half-way) is dropped, never returned to the pool.
@@ -62,8 +61,9 @@ pub struct CallerDb {
     pool: Pool,
     gate_secret: String,
     limits: QueryLimits,
-    /// The `SET LOCAL` batch, built once from the limits.
+    /// `BEGIN` and the `SET LOCAL` batch, built once from the limits.
     prologue: String,
+    guard: sql_guard::CachedGuard,
 }
 
 impl CallerDb {
@@ -95,9 +95,10 @@ impl CallerDb {
             .build()
             .map_err(|e| format!("cannot build the connection pool: {e}"))?;
         let prologue = format!(
-            "SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}; \
+            "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ; \
+             SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}; \
              SET LOCAL idle_in_transaction_session_timeout = {}; SET LOCAL work_mem = '{}MB'; \
-             SET LOCAL search_path = retail, pg_catalog",
+             SET LOCAL search_path = pg_catalog, retail, public",
             limits.statement_timeout.as_millis().max(1),
             limits.lock_timeout.as_millis().max(1),
             limits.idle_timeout.as_millis().max(1),
@@ -108,6 +109,7 @@ impl CallerDb {
             gate_secret,
             limits,
             prologue,
+            guard: sql_guard::CachedGuard::default(),
         })
     }
 
@@ -140,12 +142,20 @@ impl CallerDb {
         params: &[crate::bindings::zava::mcp::types::SqlValue],
         max_rows: u32,
     ) -> Result<RowSet, DbError> {
-        if self.limits.parser_guard {
-            sql_guard::check(sql).map_err(|e| DbError::Rejected(e.0))?;
-        }
         let max_rows = max_rows.clamp(1, self.limits.max_rows);
+        // The server stops after max-rows + 1 rows: the checked statement is
+        // wrapped in a LIMIT (a row-limited portal would do the same, but
+        // PostgreSQL runs those without parallel workers).
+        let text = if self.limits.parser_guard {
+            let checked = self.guard.check(sql).map_err(|e| DbError::Rejected(e.0))?;
+            checked.limited(sql, max_rows + 1)
+        } else {
+            sql.to_string()
+        };
         let mut conn = Checkout::new(self.connection().await?);
-        let result = self.run(conn.client(), caller, sql, params, max_rows).await;
+        let result = self
+            .run(conn.client(), caller, &text, params, max_rows)
+            .await;
         match &result {
             // The statement failed or was refused inside the transaction:
             // roll back, and release advisory locks outside of it.
@@ -171,27 +181,23 @@ impl CallerDb {
 
     async fn run(
         &self,
-        client: &mut tokio_postgres::Client,
+        client: &tokio_postgres::Client,
         caller: Uuid,
         sql: &str,
         params: &[crate::bindings::zava::mcp::types::SqlValue],
         max_rows: u32,
     ) -> Result<RowSet, DbError> {
-        let tx = client
-            .build_transaction()
-            .read_only(true)
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .start()
-            .await
-            .map_err(|e| classify(&e))?;
         let enter_params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
             [(&self.gate_secret, Type::TEXT), (&caller, Type::UUID)];
-        let (prologue, entered, prepared) = futures::join!(
-            tx.batch_execute(&self.prologue),
-            tx.query_typed_one("SELECT rls.enter($1, $2)", &enter_params),
-            tx.prepare(sql),
+        // Round trip 1: open the transaction, set its limits, establish the
+        // caller, and parse the statement. Each request is answered in order,
+        // so everything after a failure fails too and is reported as such.
+        let (begun, entered, prepared) = futures::join!(
+            client.batch_execute(&self.prologue),
+            client.query_typed_one("SELECT rls.enter($1, $2)", &enter_params),
+            client.prepare(sql),
         );
-        prologue.map_err(|e| classify(&e))?;
+        begun.map_err(|e| classify(&e))?;
         entered.map_err(|e| classify(&e))?;
         let statement = prepared.map_err(|e| classify(&e))?;
         let columns = describe(&statement)?;
@@ -202,25 +208,21 @@ impl CallerDb {
                 params.len()
             )));
         }
+        // Round trip 2: bind and execute, then (pipelined behind it) release
+        // any session-level advisory lock the statement took and roll back.
         let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let portal = tx
-            .bind_raw(&statement, bound.iter())
-            .await
-            .map_err(|e| classify(&e))?;
-        let (fetched, unlocked) = futures::join!(
+        let (fetched, finished) = futures::join!(
             async {
-                let stream = tx
-                    .query_portal_raw(&portal, max_rows as i32 + 1)
+                let stream = client
+                    .query_raw(&statement, bound.iter())
                     .await
                     .map_err(|e| classify(&e))?;
                 collect(stream, &statement, max_rows, self.limits.max_bytes).await
             },
-            tx.batch_execute("SELECT pg_advisory_unlock_all()"),
+            client.batch_execute("SELECT pg_advisory_unlock_all(); ROLLBACK"),
         );
-        let rows = fetched?;
-        unlocked.map_err(|e| classify(&e))?;
-        tx.rollback().await.map_err(|e| classify(&e))?;
-        let (rows, truncated) = rows;
+        let (rows, truncated) = fetched?;
+        finished.map_err(|e| classify(&e))?;
         Ok(RowSet {
             columns,
             rows,
@@ -332,9 +334,9 @@ impl Checkout {
         }
     }
 
-    fn client(&mut self) -> &mut tokio_postgres::Client {
+    fn client(&self) -> &tokio_postgres::Client {
         self.object
-            .as_mut()
+            .as_ref()
             .expect("a checkout holds its connection until dropped")
     }
 
@@ -342,15 +344,14 @@ impl Checkout {
         self.clean = true;
     }
 
-    /// After a failed statement: end the transaction and release advisory
-    /// locks; only if both work is the connection reusable.
+    /// After a failure: end the transaction (if one is open; otherwise the
+    /// ROLLBACK is only a warning) and release advisory locks. Only if that
+    /// works is the connection reusable.
     async fn finish_after_error(&mut self) {
         let client = self.client();
         if client.is_closed() {
             return;
         }
-        // The dropped `Transaction` already queued a ROLLBACK; this one only
-        // makes sure (a WARNING if there is nothing to roll back).
         let cleanup = client
             .batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()")
             .await;

@@ -22,6 +22,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_row_level_security",
         include_str!("../../../migrations/0002_row_level_security.sql"),
     ),
+    (
+        "0003_rls_parallel_and_head_office",
+        include_str!("../../../migrations/0003_rls_parallel_and_head_office.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (any constant works; this spells "zava").

@@ -24,9 +24,6 @@ pub fn error_text(error: &tokio_postgres::Error) -> String {
             if let Some(hint) = db.hint() {
                 text.push_str(&format!("; hint: {hint}"));
             }
-            if let Some(tokio_postgres::error::ErrorPosition::Original(at)) = db.position() {
-                text.push_str(&format!(" at character {at}"));
-            }
             text
         }
         None => {

@@ -11,7 +11,8 @@
 //! The parse tree is walked generically (every node, through its serde
 //! form), so no node type can hide a call from the walk.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -79,9 +80,58 @@ fn reject<T>(message: impl Into<String>) -> Result<T, Rejected> {
     Err(Rejected(message.into()))
 }
 
+/// A statement that passed [`check`]: where it sits in the text (without
+/// surrounding comments or the trailing `;`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    start: usize,
+    end: usize,
+}
+
+impl Checked {
+    /// The statement wrapped so that the server stops after `rows` rows.
+    /// Wrapping is safe because the statement is known to be exactly one
+    /// SELECT; the newline keeps a trailing `--` comment from eating the
+    /// closing parenthesis.
+    pub fn limited(&self, sql: &str, rows: u32) -> String {
+        format!(
+            "SELECT * FROM (\n{}\n) AS result LIMIT {rows}",
+            &sql[self.start..self.end]
+        )
+    }
+}
+
+/// [`check`] with a bounded memo: the check is a pure function of the text,
+/// and tools send the same statements again and again (the schema tool's
+/// catalog queries on every call).
+#[derive(Default)]
+pub struct CachedGuard {
+    memo: Mutex<HashMap<String, Result<Checked, Rejected>>>,
+}
+
+const MEMO_ENTRIES: usize = 2048;
+
+impl CachedGuard {
+    pub fn check(&self, sql: &str) -> Result<Checked, Rejected> {
+        if let Ok(memo) = self.memo.lock()
+            && let Some(known) = memo.get(sql)
+        {
+            return known.clone();
+        }
+        let verdict = check(sql);
+        if let Ok(mut memo) = self.memo.lock() {
+            if memo.len() >= MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(sql.to_string(), verdict.clone());
+        }
+        verdict
+    }
+}
+
 /// Checks that `sql` is one read-only SELECT that names only allowed
 /// relations and calls no denied function.
-pub fn check(sql: &str) -> Result<(), Rejected> {
+pub fn check(sql: &str) -> Result<Checked, Rejected> {
     let parsed = match pg_query::parse(sql, 0) {
         Ok(parsed) => parsed,
         Err(pg_query::Error::Parse(message)) => {
@@ -113,7 +163,22 @@ pub fn check(sql: &str) -> Result<(), Rejected> {
         ));
     }
     let ctes: HashSet<String> = parsed.cte_names.iter().map(|n| n.to_lowercase()).collect();
-    Walker { ctes: &ctes }.walk(&tree)
+    Walker { ctes: &ctes }.walk(&tree)?;
+    // Byte offsets of the statement in the text (length 0: to the end).
+    let raw = &statements[0];
+    let start = usize::try_from(raw.stmt_location)
+        .unwrap_or(0)
+        .min(sql.len());
+    let end = match usize::try_from(raw.stmt_len) {
+        Ok(0) | Err(_) => sql.len(),
+        Ok(len) => (start + len).min(sql.len()),
+    };
+    if !sql.is_char_boundary(start) || !sql.is_char_boundary(end) {
+        return reject(
+            "the SQL cannot be checked: statement bounds are not on character boundaries",
+        );
+    }
+    Ok(Checked { start, end })
 }
 
 fn statement_label(node: &str) -> String {
@@ -149,10 +214,10 @@ impl Walker<'_> {
                 "data-modifying statements are not allowed (found {} inside the query)",
                 statement_label(key)
             )),
-            "intoClause" if !node.is_null() => {
+            "into_clause" if !node.is_null() => {
                 reject("SELECT ... INTO creates a table and is not allowed; drop the INTO clause")
             }
-            "lockingClause" if node.as_array().is_some_and(|a| !a.is_empty()) => reject(
+            "locking_clause" if node.as_array().is_some_and(|a| !a.is_empty()) => reject(
                 "row locking (FOR UPDATE / FOR SHARE ...) is not allowed in read-only queries",
             ),
             "RangeVar" => self.relation(node),
@@ -228,9 +293,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn checked_statements_are_limited_without_their_semicolon_or_comments() {
+        let sql = "  SELECT store_id FROM retail.orders; -- done";
+        let checked = check(sql).unwrap();
+        assert_eq!(
+            checked.limited(sql, 11),
+            "SELECT * FROM (\nSELECT store_id FROM retail.orders\n) AS result LIMIT 11"
+        );
+        let sql = "SELECT 1 -- trailing";
+        assert_eq!(
+            check(sql).unwrap().limited(sql, 2),
+            "SELECT * FROM (\nSELECT 1 -- trailing\n) AS result LIMIT 2"
+        );
+        let guard = CachedGuard::default();
+        assert!(guard.check("SELECT 1").is_ok());
+        assert!(guard.check("SELECT 1").is_ok());
+        assert!(guard.check("DELETE FROM retail.orders").is_err());
+        assert!(guard.check("DELETE FROM retail.orders").is_err());
+    }
+
     fn rejected(sql: &str, needle: &str) {
         match check(sql) {
-            Ok(()) => panic!("{sql}: accepted"),
+            Ok(_) => panic!("{sql}: accepted"),
             Err(Rejected(message)) => {
                 assert!(
                     message.contains(needle),

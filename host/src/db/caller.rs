@@ -6,7 +6,8 @@
 //! 1. `BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ` + `SET LOCAL` limits,
 //!    `rls.enter($secret, $caller)`, and Parse/Describe of the caller's
 //!    statement (extended protocol: exactly one statement, wrapped in
-//!    `LIMIT max-rows + 1` once the parser guard has checked it);
+//!    `LIMIT max-rows + 1` where that leaves its plan alone — see
+//!    [`sql_guard::Checked::limited`]);
 //! 2. Bind + Execute, reading at most max-rows + 1 rows and a byte cap, then
 //!    `pg_advisory_unlock_all()` and `ROLLBACK`.
 //!
@@ -143,9 +144,8 @@ impl CallerDb {
         max_rows: u32,
     ) -> Result<RowSet, DbError> {
         let max_rows = max_rows.clamp(1, self.limits.max_rows);
-        // The server stops after max-rows + 1 rows: the checked statement is
-        // wrapped in a LIMIT (a row-limited portal would do the same, but
-        // PostgreSQL runs those without parallel workers).
+        // Where a LIMIT does not change its plan, the server stops after
+        // max-rows + 1 rows; reading stops there in any case.
         let text = if self.limits.parser_guard {
             let checked = self.guard.check(sql).map_err(|e| DbError::Rejected(e.0))?;
             checked.limited(sql, max_rows + 1)

@@ -116,6 +116,11 @@ async fn migrate_locked(
     rls_secret: &str,
     query_password: Option<&str>,
 ) -> Result<MigrateReport, MigrateError> {
+    // "already exists, skipping" notices are expected on every run.
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await
+        .map_err(step("configuring the session"))?;
     ensure_roles(client, query_password).await?;
     let database: String = client
         .query_one("SELECT current_database()", &[])

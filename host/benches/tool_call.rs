@@ -133,6 +133,8 @@ async fn over_http(fixtures: &Path) {
         "--components",
         dir.path().to_str().unwrap(),
         "--no-database",
+        "--embeddings",
+        "none",
     ];
     let Sub::Serve(args) = Cli::parse_from(argv).command else {
         unreachable!("parsed a serve command line")

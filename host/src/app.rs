@@ -14,6 +14,7 @@ use crate::db::caller::CallerDb;
 use crate::db::embedded::EmbeddedPostgres;
 use crate::db::scope::DbScopeResolver;
 use crate::db::settings::Target;
+use crate::embeddings::Embeddings;
 use crate::identity::{
     DevHeaderAuthenticator, ScopeResolver, SharedAuthenticator, StaticScopeResolver,
 };
@@ -84,7 +85,17 @@ struct Database {
     embedded: Option<EmbeddedPostgres>,
 }
 
-async fn database(args: &ServeArgs) -> anyhow::Result<Database> {
+/// Builds the embeddings provider off the async workers (the local model
+/// takes a moment to load).
+async fn embeddings(args: &ServeArgs) -> anyhow::Result<Option<Arc<Embeddings>>> {
+    let settings = args.embeddings.clone();
+    tokio::task::spawn_blocking(move || settings.build())
+        .await
+        .context("loading the embeddings provider")?
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::Result<Database> {
     if args.no_database {
         return Ok(Database {
             db: None,
@@ -133,6 +144,22 @@ async fn database(args: &ServeArgs) -> anyhow::Result<Database> {
             .map_err(anyhow::Error::msg)?;
             tracing::info!(rows = ?seeded.rows, load_ms = seeded.load.as_millis() as u64, "demo data loaded");
         }
+        // The demo's semantic search works out of the box: embed what is
+        // missing with the configured model (a no-op once done).
+        if let Some(embeddings) = embeddings {
+            let report =
+                crate::embeddings::product_index::embed_products(&client, embeddings, 32, true)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+            if report.embedded > 0 {
+                tracing::info!(
+                    model = %report.model.name,
+                    embedded = report.embedded,
+                    ms = report.elapsed.as_millis() as u64,
+                    "embedded the product catalogue"
+                );
+            }
+        }
     }
     let db = CallerDb::new(
         resolved.query,
@@ -160,10 +187,16 @@ async fn database(args: &ServeArgs) -> anyhow::Result<Database> {
 /// Starts the server described by `args` and returns once it listens.
 pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     args.validate().map_err(anyhow::Error::msg)?;
-    let database = database(&args).await?;
+    crate::embeddings::remote::tls_init();
+    let embeddings = embeddings(&args).await?;
+    let database = database(&args, embeddings.as_deref()).await?;
     let limits = args.limits();
     let engine = engine::build(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let sandbox = Arc::new(Sandbox::new(engine.clone(), limits).with_database(database.db.clone()));
+    let sandbox = Arc::new(
+        Sandbox::new(engine.clone(), limits)
+            .with_database(database.db.clone())
+            .with_embeddings(embeddings.clone()),
+    );
     let cache = CompiledCache::new(args.cache_dir(), &engine);
     let loader = Arc::new(
         Loader::new(engine, cache, sandbox.clone()).map_err(|e| anyhow::anyhow!("{e:#}"))?,
@@ -216,6 +249,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         url = %format!("http://{addr}/mcp"),
         identity = authenticator.mode(),
         database = %database.description,
+        embeddings = %embeddings.as_ref().map_or("none".to_string(), |e| e.describe()),
         components = %args.components.display(),
         loaded = report.loaded,
         rejected = report.rejected,

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::db::caller::QueryLimits;
 use crate::db::settings::DbArgs;
+use crate::embeddings::settings::EmbeddingArgs;
 use crate::runtime::limits::SandboxLimits;
 
 #[derive(Debug, Parser)]
@@ -40,6 +41,22 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Load the Zava demo data (deterministic for a seed).
     Seed(SeedArgs),
+    /// Embed every product's name and description with the configured model
+    /// (idempotent, resumable; a new model replaces the old one's vectors).
+    Embed(EmbedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    #[command(flatten)]
+    pub embeddings: EmbeddingArgs,
+
+    /// Products per request to the model.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -135,6 +152,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub db: DbArgs,
+
+    #[command(flatten)]
+    pub embeddings: EmbeddingArgs,
 
     /// Serve without a database (tools that query answer `unavailable`).
     #[arg(long, env = "MCP_NO_DATABASE")]

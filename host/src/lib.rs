@@ -9,6 +9,8 @@
 //!   `embeddings`, and the small WASI subset components get).
 //! - [`db`]: PostgreSQL — embedded or external, migrations, and caller
 //!   queries under Row Level Security; [`seed`]: the Zava demo data.
+//! - [`embeddings`]: the embeddings providers (local model, Azure OpenAI,
+//!   OpenAI-compatible) and `mcp-host embed`.
 //! - [`mcp`]: the MCP protocol handler (rmcp) and its HTTP front (axum).
 //! - [`app`]: wiring it all together for `mcp-host serve`.
 
@@ -16,6 +18,7 @@ pub mod app;
 pub mod capabilities;
 pub mod config;
 pub mod db;
+pub mod embeddings;
 pub mod identity;
 pub mod mcp;
 pub mod runtime;

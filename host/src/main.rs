@@ -1,6 +1,6 @@
 use anyhow::Context;
 use clap::Parser;
-use mcp_host::config::{Cli, Command, LogFormat, MigrateArgs, SeedArgs};
+use mcp_host::config::{Cli, Command, EmbedArgs, LogFormat, MigrateArgs, SeedArgs};
 use mcp_host::db::migrate;
 use mcp_host::db::settings::DbArgs;
 use tracing_subscriber::EnvFilter;
@@ -33,7 +33,38 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate(args) => run_migrate(args).await,
         Command::Seed(args) => run_seed(args).await,
+        Command::Embed(args) => run_embed(args).await,
     }
+}
+
+async fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
+    let settings = args.embeddings.clone();
+    let embeddings = tokio::task::spawn_blocking(move || settings.build())
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("--embeddings none: nothing to embed with")?;
+    let (client, resolved) = admin(&args.db).await?;
+    let report = mcp_host::embeddings::product_index::embed_products(
+        &client,
+        &embeddings,
+        args.batch_size,
+        true,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    if let Some(old) = &report.replaced_model {
+        println!("replaced the embeddings of {old}");
+    }
+    println!(
+        "{}: {} product(s) embedded with {} ({} dimensions) in {:.1} s, {} already embedded",
+        resolved.description,
+        report.embedded,
+        report.model.name,
+        report.model.dimensions,
+        report.elapsed.as_secs_f64(),
+        report.already
+    );
+    Ok(())
 }
 
 /// Starts the embedded cluster if that is the target and connects as admin.

@@ -112,7 +112,7 @@ trap 'exit 130' INT TERM
 mkdir "$work/components"
 cp "$MCP_FIXTURES_DIR/get_current_utc_date.wasm" "$MCP_FIXTURES_DIR/probe_v1.wasm" "$work/components/"
 "$MCP_HOST_BIN" serve --identity dev-header --listen 127.0.0.1:0 --log-format json \
-  --components "$work/components" --cache-dir "$work/cache" --no-database \
+  --components "$work/components" --cache-dir "$work/cache" --no-database --embeddings none \
   </dev/null >"$work/server.log" 2>&1 &
 server_pid=$!
 

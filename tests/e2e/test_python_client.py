@@ -35,7 +35,12 @@ from mcp.client.streamable_http import streamable_http_client
 REPO = Path(__file__).resolve().parents[2]
 HOST_BIN = Path(os.environ.get("MCP_HOST_BIN", REPO / "target/debug/mcp-host"))
 FIXTURES_DIR = Path(os.environ.get("MCP_FIXTURES_DIR", REPO / "target/wasm/fixtures"))
-COMPONENTS = ("get_current_utc_date.wasm", "probe_v1.wasm", "sales_sql.wasm")
+COMPONENTS = (
+    "get_current_utc_date.wasm",
+    "probe_v1.wasm",
+    "sales_sql.wasm",
+    "semantic_search.wasm",
+)
 
 HEAD_OFFICE = "00000000-0000-0000-0000-000000000000"
 SEATTLE = "f47ac10b-58cc-4372-a567-0e02b2c3d479"  # store_id 1
@@ -240,6 +245,21 @@ async def test_store_manager_sees_only_their_store(server: Server) -> None:
     assert [row[0] for row in seattle["rows"]] == [1]
     assert [row[0] for row in head_office["rows"]] == list(range(1, 9))
     assert seattle["rows"][0] == head_office["rows"][0]
+
+
+@pytest.mark.anyio
+async def test_semantic_search_with_the_local_model(server: Server) -> None:
+    with anyio.fail_after(SESSION_TIMEOUT_S):
+        async with _session(server, SEATTLE) as session:
+            await session.initialize()
+            result = await session.call_tool(
+                "semantic_search_products",
+                {"query_description": "waterproof electrical connectors", "max_rows": 5},
+            )
+    assert "similar to" in _text_of(result)
+    results = result.structured_content["results"]
+    assert results[0]["category"] == "Electrical", results
+    assert len(results) <= 5
 
 
 @pytest.mark.anyio

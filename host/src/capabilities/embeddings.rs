@@ -1,34 +1,64 @@
-//! `zava:mcp/embeddings`: text embeddings from the host's provider.
-//!
-//! Linked now so the contract is complete; providers (local model, Azure
-//! OpenAI, OpenAI-compatible) arrive with the semantic-search issue. Until
-//! then every call answers with an error that says no provider is configured.
+//! `zava:mcp/embeddings`: text embeddings from the host's provider. Keys,
+//! tokens and endpoints stay in the host; a component gets vectors (and the
+//! model's name and size, to match them with stored embeddings).
+
+use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
 use super::HostState;
 use crate::bindings::zava::mcp::embeddings::{self, ModelInfo};
+use crate::embeddings::{Embeddings, MAX_TEXT_CHARS, MAX_TEXTS_PER_CALL};
 
 #[derive(Default)]
-pub struct EmbeddingsCtx {}
+pub struct EmbeddingsCtx {
+    embeddings: Option<Arc<Embeddings>>,
+}
 
-struct Embeddings;
-impl HasData for Embeddings {
+impl EmbeddingsCtx {
+    pub fn new(embeddings: Option<Arc<Embeddings>>) -> Self {
+        Self { embeddings }
+    }
+
+    fn provider(&self) -> Result<&Embeddings, String> {
+        self.embeddings
+            .as_deref()
+            .ok_or_else(|| "no embeddings provider is configured for this server".to_string())
+    }
+}
+
+struct EmbeddingsImport;
+impl HasData for EmbeddingsImport {
     type Data<'a> = &'a mut EmbeddingsCtx;
 }
 
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    embeddings::add_to_linker::<HostState, Embeddings>(linker, |state| &mut state.embeddings)
+    embeddings::add_to_linker::<HostState, EmbeddingsImport>(linker, |state| &mut state.embeddings)
 }
-
-const NO_PROVIDER: &str = "no embeddings provider is configured for this server";
 
 impl embeddings::Host for EmbeddingsCtx {
     async fn model(&mut self) -> Result<ModelInfo, String> {
-        Err(NO_PROVIDER.to_string())
+        let info = self.provider()?.model().await.map_err(|e| e.to_string())?;
+        Ok(ModelInfo {
+            name: info.name,
+            dimensions: info.dimensions,
+        })
     }
 
-    async fn embed(&mut self, _texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
-        Err(NO_PROVIDER.to_string())
+    async fn embed(&mut self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
+        let provider = self.provider()?;
+        if texts.len() > MAX_TEXTS_PER_CALL {
+            return Err(format!(
+                "at most {MAX_TEXTS_PER_CALL} texts per call (got {})",
+                texts.len()
+            ));
+        }
+        if let Some(long) = texts.iter().find(|t| t.chars().count() > MAX_TEXT_CHARS) {
+            return Err(format!(
+                "texts may have at most {MAX_TEXT_CHARS} characters (one has {})",
+                long.chars().count()
+            ));
+        }
+        provider.embed(&texts).await.map_err(|e| e.to_string())
     }
 }

@@ -95,11 +95,15 @@ impl CallerDb {
             })
             .build()
             .map_err(|e| format!("cannot build the connection pool: {e}"))?;
+        // hnsw.*: with a selective filter, pgvector keeps walking the index
+        // until enough rows pass (iterative scans, pgvector >= 0.8) instead
+        // of returning fewer than asked for.
         let prologue = format!(
             "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ; \
              SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}; \
              SET LOCAL idle_in_transaction_session_timeout = {}; SET LOCAL work_mem = '{}MB'; \
-             SET LOCAL search_path = pg_catalog, retail, public",
+             SET LOCAL search_path = pg_catalog, retail, public; \
+             SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = 100",
             limits.statement_timeout.as_millis().max(1),
             limits.lock_timeout.as_millis().max(1),
             limits.idle_timeout.as_millis().max(1),

@@ -26,6 +26,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_rls_parallel_and_head_office",
         include_str!("../../../migrations/0003_rls_parallel_and_head_office.sql"),
     ),
+    (
+        "0004_semantic_search",
+        include_str!("../../../migrations/0004_semantic_search.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (any constant works; this spells "zava").

@@ -13,8 +13,10 @@ use super::limits::{CallLimiter, SandboxLimits};
 use crate::bindings::ToolComponentPre;
 use crate::bindings::exports::zava::mcp::tool::{ToolDef, ToolError, ToolOutput};
 use crate::capabilities::database::DatabaseCtx;
+use crate::capabilities::embeddings::EmbeddingsCtx;
 use crate::capabilities::{HostState, caller::CallerCtx, wasi::WasiState};
 use crate::db::caller::CallerDb;
+use crate::embeddings::Embeddings;
 use crate::identity::{Identity, Scope};
 
 /// Extra time given to the async backstop timer beyond the epoch deadline,
@@ -47,6 +49,8 @@ pub struct Sandbox {
     limits: SandboxLimits,
     /// The database every call's `database` import reaches, if configured.
     db: Option<Arc<CallerDb>>,
+    /// The provider behind every call's `embeddings` import, if configured.
+    embeddings: Option<Arc<Embeddings>>,
 }
 
 impl Sandbox {
@@ -55,7 +59,13 @@ impl Sandbox {
             engine,
             limits,
             db: None,
+            embeddings: None,
         }
+    }
+
+    pub fn with_embeddings(mut self, embeddings: Option<Arc<Embeddings>>) -> Self {
+        self.embeddings = embeddings;
+        self
     }
 
     pub fn with_database(mut self, db: Option<Arc<CallerDb>>) -> Self {
@@ -136,7 +146,7 @@ impl Sandbox {
                 tool: tool.into(),
             },
             database: DatabaseCtx::new(self.db.clone(), caller.map(|c| c.subject)),
-            embeddings: Default::default(),
+            embeddings: EmbeddingsCtx::new(self.embeddings.clone()),
             wasi: WasiState::new(component),
             limiter: CallLimiter::new(self.limits.memory_bytes),
         };

@@ -75,9 +75,16 @@ pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
     if !extra.contains(&"--call-timeout") {
         argv.extend(["--call-timeout".into(), "2s".into()]);
     }
-    // Tests that need PostgreSQL pass its connection; the others run without.
+    // Tests that need PostgreSQL pass its connection; the others run
+    // without it (and without loading an embeddings model).
     if !extra.contains(&"--query-database-url") {
         argv.push("--no-database".into());
+        if !extra
+            .iter()
+            .any(|a| a.starts_with("--embeddings") || *a == "--local-model-dir")
+        {
+            argv.extend(["--embeddings".into(), "none".into()]);
+        }
     }
     argv.extend(extra.iter().map(|s| s.to_string()));
     match Cli::parse_from(argv).command {
@@ -93,6 +100,7 @@ impl TestServer {
     }
 
     pub async fn start_with(components: &[&str], extra: &[&str]) -> Self {
+        mcp_host::embeddings::remote::tls_init();
         let dir = tempfile::tempdir().unwrap();
         for name in components {
             std::fs::copy(fixture(name), dir.path().join(format!("{name}.wasm"))).unwrap();
@@ -170,6 +178,9 @@ pub struct McpClient {
 
 impl McpClient {
     pub async fn connect(url: &str, user: &str) -> Self {
+        // reqwest is built without a default TLS provider (see the host's
+        // Cargo.toml); install the one the host uses before any client.
+        mcp_host::embeddings::remote::tls_init();
         let mut headers = std::collections::HashMap::new();
         headers.insert(
             http::HeaderName::from_static("x-rls-user-id"),

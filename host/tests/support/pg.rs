@@ -78,6 +78,16 @@ pub fn cluster() -> &'static Cluster {
                 )
                 .await
                 .expect("seed loads");
+                // Semantic search works in every test database.
+                let embeddings = local_embeddings();
+                mcp_host::embeddings::product_index::embed_products(
+                    &client,
+                    &embeddings,
+                    64,
+                    false,
+                )
+                .await
+                .expect("the catalogue embeds");
             });
             drop(runtime);
             Cluster { pg, secret }
@@ -85,6 +95,20 @@ pub fn cluster() -> &'static Cluster {
         .join()
         .expect("cluster setup thread")
     })
+}
+
+/// The local model `scripts/tools.sh` installs (or MCP_LOCAL_MODEL_DIR).
+pub fn local_model_dir() -> PathBuf {
+    std::env::var_os("MCP_LOCAL_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools/minilm"))
+}
+
+/// The local embeddings provider, as `mcp-host serve` builds it.
+pub fn local_embeddings() -> mcp_host::embeddings::Embeddings {
+    let provider = mcp_host::embeddings::local::LocalProvider::load(&local_model_dir())
+        .expect("the local model loads (scripts/tools.sh installs it)");
+    mcp_host::embeddings::Embeddings::new(std::sync::Arc::new(provider), 64)
 }
 
 /// One database of the test cluster.
@@ -141,13 +165,16 @@ impl TestDb {
         connect(&self.admin_config()).await
     }
 
-    /// `mcp-host serve` flags that point at this database.
+    /// `mcp-host serve` flags that point at this database (and the local
+    /// embeddings model).
     pub fn serve_flags(&self) -> Vec<String> {
         vec![
             "--query-database-url".into(),
             self.query_url(),
             "--rls-secret".into(),
             self.secret().to_string(),
+            "--local-model-dir".into(),
+            local_model_dir().display().to_string(),
         ]
     }
 }

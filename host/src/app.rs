@@ -87,12 +87,22 @@ struct Database {
 
 /// Builds the embeddings provider off the async workers (the local model
 /// takes a moment to load).
+/// A provider chosen explicitly must work; the automatic local default may
+/// be missing (no model installed), which only disables semantic search.
 async fn embeddings(args: &ServeArgs) -> anyhow::Result<Option<Arc<Embeddings>>> {
     let settings = args.embeddings.clone();
-    tokio::task::spawn_blocking(move || settings.build())
+    let explicit = settings.embeddings.is_some();
+    let built = tokio::task::spawn_blocking(move || settings.build())
         .await
-        .context("loading the embeddings provider")?
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("loading the embeddings provider")?;
+    match built {
+        Ok(embeddings) => Ok(embeddings),
+        Err(error) if !explicit => {
+            tracing::warn!(%error, "no embeddings provider: semantic search is unavailable");
+            Ok(None)
+        }
+        Err(error) => Err(anyhow::anyhow!("{error}")),
+    }
 }
 
 async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::Result<Database> {

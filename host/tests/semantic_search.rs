@@ -261,3 +261,114 @@ async fn embedding_is_idempotent_resumable_and_never_mixes_models() {
         .await;
     assert!(mixed.is_err(), "a second model was accepted");
 }
+
+/// A loopback Azure OpenAI: checks the deployment path, api-version and key,
+/// answers with deterministic 16-dimensional vectors, counts requests.
+async fn fake_azure(key: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    async fn embeddings(
+        State((key, hits)): State<(&'static str, Arc<AtomicUsize>)>,
+        Query(query): Query<HashMap<String, String>>,
+        headers: HeaderMap,
+        axum::Json(body): axum::Json<Value>,
+    ) -> Result<axum::Json<Value>, StatusCode> {
+        hits.fetch_add(1, Ordering::SeqCst);
+        if query.get("api-version").map(String::as_str) != Some("2024-02-01") {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        if headers.get("api-key").and_then(|v| v.to_str().ok()) != Some(key) {
+            return Err(StatusCode::UNAUTHORIZED);
+        }
+        let inputs = body["input"].as_array().ok_or(StatusCode::BAD_REQUEST)?;
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let text = text.as_str().unwrap_or_default();
+                let v: Vec<f32> = (0..16)
+                    .map(|d| {
+                        (text.bytes().map(|b| b as usize * (d + 1)).sum::<usize>() % 97) as f32
+                            + 1.0
+                    })
+                    .collect();
+                json!({ "object": "embedding", "index": i, "embedding": v })
+            })
+            .collect();
+        Ok(axum::Json(
+            json!({ "object": "list", "data": data, "model": "text-embedding-3-small",
+                              "usage": { "prompt_tokens": 1, "total_tokens": 1 } }),
+        ))
+    }
+    let app = axum::Router::new()
+        .route(
+            "/openai/deployments/emb/embeddings",
+            axum::routing::post(embeddings),
+        )
+        .with_state((key, hits.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn azure_openai_serves_the_search_and_the_component_never_sees_the_key() {
+    use clap::Parser;
+    use mcp_host::config::{Cli, Command};
+    let key = "azure-test-key-3f9a";
+    let (endpoint, hits) = fake_azure(key).await;
+    let azure = [
+        "--embeddings",
+        "azure-openai",
+        "--azure-openai-endpoint",
+        &endpoint,
+        "--azure-openai-deployment",
+        "emb",
+        "--azure-openai-api-key",
+        key,
+    ];
+    let db = TestDb::fresh().await;
+    // Re-embed the catalogue with the Azure deployment (replacing the local model's vectors).
+    let mut argv = vec!["mcp-host", "embed"];
+    argv.extend(azure);
+    let Command::Embed(args) = Cli::parse_from(argv).command else {
+        unreachable!()
+    };
+    let embeddings = args.embeddings.build().unwrap().unwrap();
+    let report = embed_products(&db.admin().await, &embeddings, 64, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.model.name.as_str(), report.model.dimensions),
+        ("emb", 16)
+    );
+    assert_eq!(report.embedded, 405);
+
+    let mut flags = db.serve_flags();
+    flags.truncate(4); // the database, not the local model
+    flags.extend(azure.iter().map(|s| s.to_string()));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = TestServer::start_with(&["semantic_search"], &flags).await;
+    let client = server.client(HEAD_OFFICE).await;
+    let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+    let result = client
+        .call(
+            "semantic_search_products",
+            json!({ "query_description": "garden hose", "similarity_threshold": 0, "max_rows": 3 }),
+        )
+        .await;
+    assert!(!is_error(&result), "{}", text_of(&result));
+    let structured = result.structured_content.clone().unwrap();
+    assert_eq!(structured["model"], "emb");
+    assert_eq!(structured["results"].as_array().unwrap().len(), 3);
+    assert!(
+        hits.load(std::sync::atomic::Ordering::SeqCst) > before,
+        "the query went to Azure"
+    );
+    assert!(!serde_json::to_string(&result).unwrap().contains(key));
+    server.stop().await;
+}

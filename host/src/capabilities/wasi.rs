@@ -173,7 +173,6 @@ pub fn withhold_unlinked(
     Ok(())
 }
 
-/// stdout/stderr of a component: each line becomes a log event.
 #[cfg(test)]
 mod tests {
     use super::is_withheld;
@@ -194,6 +193,7 @@ mod tests {
     }
 }
 
+/// stdout/stderr of a component: each line becomes a log event.
 #[derive(Clone)]
 struct LogOutput {
     component: Arc<str>,

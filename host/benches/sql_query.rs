@@ -81,8 +81,7 @@ fn main() {
             .tempdir_in("/tmp")
             .unwrap()
             .keep();
-        let bin = std::env::var_os("MCP_PG_BIN").map(std::path::PathBuf::from);
-        let pg = EmbeddedPostgres::new(&dir, bin.as_deref()).expect("set MCP_PG_BIN (scripts/tools.sh)");
+        let pg = EmbeddedPostgres::new(&dir, Some(&support::pg::pg_bin())).unwrap();
         pg.stop_when_process_exits(std::process::id(), true).unwrap();
         pg.start().unwrap();
         let secret = mcp_host::db::secrets::random_secret();

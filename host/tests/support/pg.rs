@@ -26,7 +26,7 @@ pub struct Cluster {
     pub secret: String,
 }
 
-fn pg_bin() -> PathBuf {
+pub fn pg_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("MCP_PG_BIN") {
         return PathBuf::from(bin);
     }

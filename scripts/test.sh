@@ -43,3 +43,11 @@ step "Rust tests"
 # --lib --tests: unit and integration tests only; component crates are never
 # linked as native cdylibs (their WIT export names are not native symbols).
 cargo test --workspace --lib --tests
+
+step "TLS to PostgreSQL (needs a system PostgreSQL built with SSL)"
+tls_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+if [ -n "$tls_bin" ] && [ -x "$tls_bin/pg_ctl" ]; then
+  ZAVA_TLS_PG_BIN="$tls_bin" cargo test -p mcp-host --test postgres_tls -- --ignored
+else
+  echo "SKIPPED: no system PostgreSQL under /usr/lib/postgresql (apt install postgresql); the wheel's has no SSL"
+fi

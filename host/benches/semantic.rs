@@ -92,7 +92,9 @@ fn main() {
         pg.stop_when_process_exits(std::process::id(), true).unwrap();
         pg.start().unwrap();
         let secret = mcp_host::db::secrets::random_secret();
-        let admin = migrate::connect_creating(&pg.superuser("zava")).await.unwrap();
+        let admin = migrate::connect_creating(&pg.superuser("zava"), &mcp_host::db::tls::connector(None).unwrap())
+            .await
+            .unwrap();
         migrate::migrate(&admin, &secret, None).await.unwrap();
         seed::seed(&admin, SeedOptions { seed: 42, scale: 0.05, replace: false, progress: false })
             .await

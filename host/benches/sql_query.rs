@@ -85,7 +85,9 @@ fn main() {
         pg.stop_when_process_exits(std::process::id(), true).unwrap();
         pg.start().unwrap();
         let secret = mcp_host::db::secrets::random_secret();
-        let admin = migrate::connect_creating(&pg.superuser("zava")).await.unwrap();
+        let admin = migrate::connect_creating(&pg.superuser("zava"), &mcp_host::db::tls::connector(None).unwrap())
+            .await
+            .unwrap();
         migrate::migrate(&admin, &secret, None).await.unwrap();
         let started = Instant::now();
         let report = seed::seed(

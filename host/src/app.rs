@@ -127,7 +127,7 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
             .admin
             .as_ref()
             .context("the embedded database has an admin connection")?;
-        let client = crate::db::migrate::connect_creating(admin).await?;
+        let client = crate::db::migrate::connect_creating(admin, &resolved.tls).await?;
         let report = crate::db::migrate::migrate(&client, &resolved.rls_secret, None).await?;
         if !report.applied.is_empty() {
             tracing::info!(applied = ?report.applied, "migrated the embedded database");
@@ -171,11 +171,12 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
             }
         }
     }
-    let db = CallerDb::new(
+    let db = CallerDb::with_tls(
         resolved.query,
         resolved.rls_secret,
         args.query_limits(),
         args.db.db_pool_size,
+        resolved.tls,
     )
     .map_err(anyhow::Error::msg)?;
     let db = Arc::new(db);

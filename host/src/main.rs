@@ -95,7 +95,7 @@ async fn admin(
     let config = resolved.admin.as_ref().context(
         "an administrative connection is needed: set DATABASE_URL (or the POSTGRES_* variables)",
     )?;
-    let client = migrate::connect_creating(config).await?;
+    let client = migrate::connect_creating(config, &resolved.tls).await?;
     Ok((client, resolved))
 }
 

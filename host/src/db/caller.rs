@@ -20,7 +20,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, T
 use futures::{StreamExt, pin_mut};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Config, NoTls, Statement};
+use tokio_postgres::{Config, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
 use super::sql_guard;
@@ -76,9 +77,21 @@ impl CallerDb {
         limits: QueryLimits,
         pool_size: usize,
     ) -> Result<Self, String> {
+        let tls = super::tls::connector(None)?;
+        Self::with_tls(query, gate_secret, limits, pool_size, tls)
+    }
+
+    /// As [`CallerDb::new`], with a TLS configuration (extra CAs).
+    pub fn with_tls(
+        query: Config,
+        gate_secret: String,
+        limits: QueryLimits,
+        pool_size: usize,
+        tls: MakeRustlsConnect,
+    ) -> Result<Self, String> {
         let manager = Manager::from_config(
             query,
-            NoTls,
+            tls,
             ManagerConfig {
                 // Connections are cleaned by the query path itself; the pool
                 // only checks that a connection is still open.

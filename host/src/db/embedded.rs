@@ -21,6 +21,14 @@ const SUPERUSER: &str = "postgres";
 /// number does not clash with other clusters.
 const PORT: u16 = 5432;
 
+/// Also listen on loopback TCP with TLS (the tests of TLS to PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct TcpTls {
+    pub port: u16,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
     #[error(
@@ -41,6 +49,7 @@ pub struct EmbeddedPostgres {
     bin: PathBuf,
     root: PathBuf,
     run_as: Option<String>,
+    tcp_tls: Option<TcpTls>,
 }
 
 impl EmbeddedPostgres {
@@ -61,7 +70,7 @@ impl EmbeddedPostgres {
         let root = root
             .canonicalize()
             .map_err(|e| EmbeddedError::Setup(format!("{}: {e}", root.display())))?;
-        let socket = root.join("run").join(format!(".s.PGSQL.{PORT}"));
+        let socket = root.join("run").join(".s.PGSQL.65535");
         if socket.as_os_str().len() > 100 {
             return Err(EmbeddedError::Setup(format!(
                 "the data folder {} is too deep for a Unix socket path (over 100 bytes); choose a shorter --pg-data",
@@ -69,7 +78,23 @@ impl EmbeddedPostgres {
             )));
         }
         let run_as = is_root().then(|| PG_USER.to_string());
-        Ok(Self { bin, root, run_as })
+        Ok(Self {
+            bin,
+            root,
+            run_as,
+            tcp_tls: None,
+        })
+    }
+
+    /// Listens on `127.0.0.1:port` too, with TLS from `cert`/`key` (copied
+    /// into the cluster's folder, where the server's user owns them).
+    pub fn with_tcp_tls(mut self, tcp_tls: TcpTls) -> Self {
+        self.tcp_tls = Some(tcp_tls);
+        self
+    }
+
+    fn port(&self) -> u16 {
+        self.tcp_tls.as_ref().map_or(PORT, |t| t.port)
     }
 
     pub fn root(&self) -> &Path {
@@ -120,11 +145,20 @@ impl EmbeddedPostgres {
         // A stale lock file from a killed server would stop pg_ctl; PostgreSQL
         // removes it itself when the pid in it is gone, so only the socket
         // lock needs no care here.
-        let options = format!(
-            "-c listen_addresses='' -k {} -p {PORT} -c max_connections=200 -c shared_buffers=128MB \
+        let mut options = format!(
+            "-k {} -p {} -c max_connections=200 -c shared_buffers=128MB \
              -c synchronous_commit=off -c log_min_messages=warning",
-            self.socket_dir().display()
+            self.socket_dir().display(),
+            self.port()
         );
+        match self.install_tls()? {
+            Some((cert, key)) => options.push_str(&format!(
+                " -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            )),
+            None => options.push_str(" -c listen_addresses=''"),
+        }
         let out = self.run(
             "pg_ctl",
             &[
@@ -215,7 +249,7 @@ impl EmbeddedPostgres {
         let mut config = Config::new();
         config
             .host_path(self.socket_dir())
-            .port(PORT)
+            .port(self.port())
             .user(user)
             .dbname(dbname)
             .application_name("mcp-host")
@@ -226,6 +260,31 @@ impl EmbeddedPostgres {
     /// The superuser's configuration on database `dbname`.
     pub fn superuser(&self, dbname: &str) -> Config {
         self.config(SUPERUSER, dbname)
+    }
+
+    /// Copies the TLS files next to the cluster, owned by the server's user
+    /// with the modes PostgreSQL insists on.
+    fn install_tls(&self) -> Result<Option<(PathBuf, PathBuf)>, EmbeddedError> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(tls) = &self.tcp_tls else {
+            return Ok(None);
+        };
+        let (cert, key) = (self.root.join("server.crt"), self.root.join("server.key"));
+        for (from, to) in [(&tls.cert, &cert), (&tls.key, &key)] {
+            std::fs::copy(from, to).map_err(|e| {
+                EmbeddedError::Setup(format!("cannot copy {}: {e}", from.display()))
+            })?;
+            let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600));
+            if let Some(user) = &self.run_as {
+                let out = Command::new("chown")
+                    .arg(format!("{user}:{user}"))
+                    .arg(to)
+                    .output()
+                    .map_err(|e| EmbeddedError::Setup(format!("chown: {e}")))?;
+                check("chown", out)?;
+            }
+        }
+        Ok(Some((cert, key)))
     }
 
     /// Gives the cluster's folders to the unprivileged user when we are root.

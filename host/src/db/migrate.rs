@@ -7,7 +7,8 @@
 //! any privilege beyond what the migrations grant it.
 
 use sha2::{Digest, Sha256};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::settings::{OWNER_ROLE, QUERY_ROLE};
 
@@ -37,7 +38,7 @@ const MIGRATION_LOCK: i64 = 0x7a617661;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {}", super::error_text(source))]
     Connect {
         target: String,
         source: tokio_postgres::Error,
@@ -61,8 +62,11 @@ pub struct MigrateReport {
 }
 
 /// Connects with `config`, creating its database first if it is missing.
-pub async fn connect_creating(config: &Config) -> Result<Client, MigrateError> {
-    match connect(config).await {
+pub async fn connect_creating(
+    config: &Config,
+    tls: &MakeRustlsConnect,
+) -> Result<Client, MigrateError> {
+    match connect(config, tls).await {
         Ok(client) => Ok(client),
         Err(MigrateError::Connect { source, .. })
             if source.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) =>
@@ -70,21 +74,21 @@ pub async fn connect_creating(config: &Config) -> Result<Client, MigrateError> {
             let dbname = config.get_dbname().unwrap_or("zava").to_string();
             let mut server = config.clone();
             server.dbname("postgres");
-            let admin = connect(&server).await?;
+            let admin = connect(&server, tls).await?;
             admin
                 .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&dbname)))
                 .await
                 .map_err(step(format!("creating database {dbname}")))?;
-            connect(config).await
+            connect(config, tls).await
         }
         Err(e) => Err(e),
     }
 }
 
-pub async fn connect(config: &Config) -> Result<Client, MigrateError> {
+pub async fn connect(config: &Config, tls: &MakeRustlsConnect) -> Result<Client, MigrateError> {
     let (client, connection) =
         config
-            .connect(NoTls)
+            .connect(tls.clone())
             .await
             .map_err(|source| MigrateError::Connect {
                 target: super::settings::describe(config),

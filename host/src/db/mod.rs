@@ -10,6 +10,7 @@ pub mod scope;
 pub mod secrets;
 pub mod settings;
 pub mod sql_guard;
+pub mod tls;
 pub mod values;
 
 /// A PostgreSQL error as one readable line: the server's message with its

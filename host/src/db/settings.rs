@@ -50,6 +50,11 @@ pub struct DbArgs {
     #[arg(long, env = "MCP_PG_BIN")]
     pub pg_bin: Option<PathBuf>,
 
+    /// Extra CA certificates (PEM) for TLS to PostgreSQL; the system's CAs
+    /// are always trusted.
+    #[arg(long, env = "MCP_PG_CA_FILE")]
+    pub pg_ca_file: Option<PathBuf>,
+
     /// Connections in the server's pool.
     #[arg(long, env = "MCP_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
@@ -89,6 +94,7 @@ pub struct Resolved {
     pub rls_secret: String,
     pub query_password: Option<String>,
     pub description: String,
+    pub tls: tokio_postgres_rustls::MakeRustlsConnect,
 }
 
 impl DbArgs {
@@ -120,6 +126,7 @@ impl DbArgs {
                     rls_secret: self.rls_secret.clone().unwrap_or(secrets.rls_secret),
                     query_password: None,
                     description: format!("embedded PostgreSQL in {}", pg.root().display()),
+                    tls: super::tls::connector(self.pg_ca_file.as_deref())?,
                 })
             }
             Target::External { admin, query } => {
@@ -147,6 +154,7 @@ impl DbArgs {
                     rls_secret,
                     query_password: self.query_password.clone(),
                     description,
+                    tls: super::tls::connector(self.pg_ca_file.as_deref())?,
                 })
             }
         }

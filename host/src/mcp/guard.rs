@@ -51,10 +51,16 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             }
             let is_delete = request.method() == http::Method::DELETE;
             request.extensions_mut().insert(identity);
-            let response = next.run(request).await;
+            let mut response = next.run(request).await;
             guard
                 .sessions
                 .observe(session.as_deref(), is_delete, &response, subject);
+            // rmcp answers a session DELETE with 202; the spec names no code,
+            // and the official Python SDK reports anything but 200/204 as a
+            // failed termination.
+            if is_delete && response.status() == StatusCode::ACCEPTED {
+                *response.status_mut() = StatusCode::OK;
+            }
             response
         }
         Err(error) => {

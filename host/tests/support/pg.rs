@@ -61,7 +61,8 @@ pub fn cluster() -> &'static Cluster {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let client = migrate::connect_creating(&pg.superuser(TEMPLATE))
+                let tls = mcp_host::db::tls::connector(None).expect("TLS setup");
+                let client = migrate::connect_creating(&pg.superuser(TEMPLATE), &tls)
                     .await
                     .expect("template database");
                 migrate::migrate(&client, &secret, None)

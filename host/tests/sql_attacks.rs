@@ -236,6 +236,32 @@ fn corpus() -> Vec<Attack> {
             "other sessions' queries",
             "SELECT query AS leak FROM pg_stat_activity WHERE query LIKE '%rls.enter%' AND pid <> pg_backend_pid()",
         ),
+        // Found in review: scope-less CTE names, SQL text run by ts_rewrite,
+        // the pool's own sessions.
+        attack(
+            "CTE named like a catalog view",
+            "SELECT query AS leak FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+             AND EXISTS (WITH pg_stat_activity AS (SELECT 1) SELECT 1 FROM pg_stat_activity)",
+        ),
+        attack(
+            "ts_rewrite runs SQL text",
+            "SELECT ts_rewrite('a'::tsquery, 'SELECT (SELECT string_agg(query, ''|'') \
+             FROM pg_stat_activity)::tsquery, ''a''::tsquery')::text AS leak",
+        ),
+        attack(
+            "ts_rewrite forging",
+            "SELECT ts_rewrite('a'::tsquery, 'SELECT set_config(''zava.scope'', ''all:0'', true)::tsquery, \
+             ''a''::tsquery'), (SELECT count(*) FROM retail.orders) AS n",
+        ),
+        attack(
+            "terminate the pool's sessions",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = current_user \
+             AND pid <> pg_backend_pid()",
+        ),
+        attack(
+            "huge array",
+            "SELECT array_fill(NULL::int, ARRAY[50000000]) AS big",
+        ),
         // Resource attacks.
         attack("pg_sleep", "SELECT pg_sleep(60)"),
         attack(

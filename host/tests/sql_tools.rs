@@ -425,7 +425,12 @@ async fn a_dead_database_is_a_clear_tool_error_and_the_host_keeps_serving() {
     );
     let server = TestServer::start_with(
         &["sales_sql", "get_current_utc_date"],
-        &["--query-database-url", &url, "--rls-secret", "x"],
+        &[
+            "--query-database-url",
+            &url,
+            "--rls-secret",
+            &"s".repeat(64),
+        ],
     )
     .await;
     let client = server.client(HEAD_OFFICE).await;

@@ -290,6 +290,13 @@ async fn collect(
             truncated = true;
             break;
         }
+        // The wire size bounds what decoding would allocate (arrays grow
+        // several-fold as JSON), so the cap is checked before decoding.
+        let wire = row.raw_size_bytes();
+        if bytes + wire > max_bytes {
+            truncated = true;
+            break;
+        }
         let mut values = Vec::with_capacity(statement.columns().len());
         for (i, column) in statement.columns().iter().enumerate() {
             let raw: Raw<'_> = row.try_get(i).map_err(|e| DbError::Failed(e.to_string()))?;

@@ -205,6 +205,8 @@ async fn migrate_locked(
         report.applied.push(name.to_string());
     }
 
+    close_public_functions(client).await?;
+
     // The gate secret's hash: updated every time so that a new secret takes
     // effect with one `migrate`.
     client
@@ -228,6 +230,58 @@ async fn migrate_locked(
         }
     }
     Ok(report)
+}
+
+/// Built-ins every role may use by default that the query role must not:
+/// functions that run SQL text (invisible to the parser guard), end or
+/// cancel other sessions of the same role (the pool's), read other
+/// sessions' statements, or leave the random seed set. Revoking on built-ins
+/// needs a superuser; managed servers (Azure) do not give one, and there the
+/// parser guard stands alone, which the log says.
+const CLOSED_TO_PUBLIC: &[&str] = &[
+    "FUNCTION pg_catalog.ts_rewrite(tsquery, text)",
+    "FUNCTION pg_catalog.ts_stat(text)",
+    "FUNCTION pg_catalog.ts_stat(text, text)",
+    "FUNCTION pg_catalog.query_to_xml(text, boolean, boolean, text)",
+    "FUNCTION pg_catalog.query_to_xmlschema(text, boolean, boolean, text)",
+    "FUNCTION pg_catalog.query_to_xml_and_xmlschema(text, boolean, boolean, text)",
+    "FUNCTION pg_catalog.cursor_to_xml(refcursor, integer, boolean, boolean, text)",
+    "FUNCTION pg_catalog.cursor_to_xmlschema(refcursor, boolean, boolean, text)",
+    "FUNCTION pg_catalog.pg_terminate_backend(integer, bigint)",
+    "FUNCTION pg_catalog.pg_cancel_backend(integer)",
+    "FUNCTION pg_catalog.pg_stat_get_activity(integer)",
+    "FUNCTION pg_catalog.setseed(double precision)",
+    "TABLE pg_catalog.pg_stat_activity",
+];
+
+async fn close_public_functions(client: &Client) -> Result<(), MigrateError> {
+    let superuser: bool = client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(step("checking the admin role"))?
+        .get(0);
+    if !superuser {
+        tracing::warn!(
+            "not a superuser: built-in functions that run SQL text stay callable by every role; \
+             the parser guard is what refuses them"
+        );
+        return Ok(());
+    }
+    for object in CLOSED_TO_PUBLIC {
+        let privilege = if object.starts_with("TABLE") {
+            "SELECT"
+        } else {
+            "EXECUTE"
+        };
+        client
+            .batch_execute(&format!("REVOKE {privilege} ON {object} FROM PUBLIC"))
+            .await
+            .map_err(step(format!("revoking {object} from PUBLIC")))?;
+    }
+    Ok(())
 }
 
 /// Creates the two roles if missing and checks the query role holds no
@@ -265,6 +319,12 @@ async fn ensure_roles(client: &Client, query_password: Option<&str>) -> Result<(
             .await
             .map_err(step("granting the owner role to the admin"))?;
     }
+    client
+        .batch_execute(&format!(
+            "ALTER ROLE {QUERY_ROLE} SET temp_file_limit = '1GB'"
+        ))
+        .await
+        .map_err(step("limiting the query role's temporary files"))?;
     if let Some(password) = query_password {
         let statement: String = client
             .query_one(

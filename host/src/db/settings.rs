@@ -134,6 +134,7 @@ impl DbArgs {
                     "MCP_RLS_SECRET (or --rls-secret) is required with an external database: \
                      the same value for `migrate` and `serve`",
                 )?;
+                check_secret(&rls_secret)?;
                 let query = match (query, &admin) {
                     (Some(query), _) => query,
                     (None, Some(admin)) => {
@@ -187,6 +188,19 @@ impl DbArgs {
         }
         Ok(Some(config))
     }
+}
+
+/// Whoever knows the gate secret can establish any caller inside PostgreSQL,
+/// so it must be long and not a published example.
+pub fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.len() < 32 || secret.contains("change-me") {
+        return Err(
+            "MCP_RLS_SECRET must be at least 32 characters and not an example value \
+             (e.g. `openssl rand -hex 32`)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn parse(url: &str, name: &str) -> Result<Config, String> {

@@ -51,6 +51,7 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "cursor_to_xml",
     "cursor_to_xmlschema",
     "ts_stat",
+    "ts_rewrite",
     "txid_current",
     "txid_current_if_assigned",
     "txid_current_snapshot",
@@ -123,9 +124,15 @@ pub struct CachedGuard {
 }
 
 const MEMO_ENTRIES: usize = 2048;
+const MEMO_MAX_TEXT: usize = 8 * 1024;
 
 impl CachedGuard {
     pub fn check(&self, sql: &str) -> Result<Checked, Rejected> {
+        // Long texts are checked every time: a memo of megabyte strings
+        // would be a memory sink anyone could fill.
+        if sql.len() > MEMO_MAX_TEXT {
+            return check(sql);
+        }
         if let Ok(memo) = self.memo.lock()
             && let Some(known) = memo.get(sql)
         {
@@ -175,7 +182,16 @@ pub fn check(sql: &str) -> Result<Checked, Rejected> {
             statement_label(&top)
         ));
     }
-    let ctes: HashSet<String> = parsed.cte_names.iter().map(|n| n.to_lowercase()).collect();
+    // pg_query lists every CTE name in the statement without its scope, so a
+    // CTE named like a catalog relation in one subquery would let another
+    // subquery reach the real one: such names are never taken as CTEs
+    // (every pg_catalog relation starts with `pg_`).
+    let ctes: HashSet<String> = parsed
+        .cte_names
+        .iter()
+        .map(|n| n.to_lowercase())
+        .filter(|n| !n.starts_with("pg_"))
+        .collect();
     Walker { ctes: &ctes }.walk(&tree)?;
     // Byte offsets of the statement in the text (length 0: to the end).
     let raw = &statements[0];
@@ -444,6 +460,17 @@ mod tests {
             "pg_catalog.pg_class",
         );
         rejected("SELECT * FROM pg_stats", "pg_stats");
+        // A CTE named like a catalog view elsewhere does not unlock the view.
+        rejected(
+            "SELECT query FROM pg_stat_activity WHERE EXISTS \
+             (WITH pg_stat_activity AS (SELECT 1) SELECT 1 FROM pg_stat_activity)",
+            "pg_stat_activity",
+        );
+        // Functions that run SQL text are refused.
+        rejected(
+            "SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')",
+            "ts_rewrite",
+        );
         rejected(
             "SELECT * FROM rls_private.principals",
             "rls_private.principals",

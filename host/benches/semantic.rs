@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcp_host::db::embedded::EmbeddedPostgres;
 use mcp_host::db::migrate;
 use mcp_host::db::settings::QUERY_ROLE;
 use mcp_host::embeddings::Embeddings;
@@ -87,10 +86,7 @@ fn main() {
         row("local model: one short query", &stats(single), None);
         row("local model: per text in a batch of 32", &stats(batch), None);
 
-        let dir = tempfile::Builder::new().prefix("zava-bench-").tempdir_in("/tmp").unwrap().keep();
-        let pg = EmbeddedPostgres::new(&dir, Some(&support::pg::pg_bin())).unwrap();
-        pg.stop_when_process_exits(std::process::id(), true).unwrap();
-        pg.start().unwrap();
+        let pg = support::pg::start_private_cluster("zava-bench-");
         let secret = mcp_host::db::secrets::random_secret();
         let admin = migrate::connect_creating(&pg.superuser("zava"), &mcp_host::db::tls::connector(None).unwrap())
             .await
@@ -170,7 +166,7 @@ fn main() {
         .unwrap();
         let query_url = format!(
             "host={} port=5432 user={QUERY_ROLE} dbname=zava",
-            dir.join("run").display()
+            pg.root().join("run").display()
         );
         let model_flag = model_dir.display().to_string();
         let args = support::serve_args(

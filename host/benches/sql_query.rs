@@ -18,7 +18,6 @@
 use std::time::{Duration, Instant};
 
 use mcp_host::db::caller::{CallerDb, QueryLimits};
-use mcp_host::db::embedded::EmbeddedPostgres;
 use mcp_host::db::migrate;
 use mcp_host::db::settings::QUERY_ROLE;
 use mcp_host::seed::{self, SeedOptions};
@@ -76,14 +75,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let dir = tempfile::Builder::new()
-            .prefix("zava-bench-")
-            .tempdir_in("/tmp")
-            .unwrap()
-            .keep();
-        let pg = EmbeddedPostgres::new(&dir, Some(&support::pg::pg_bin())).unwrap();
-        pg.stop_when_process_exits(std::process::id(), true).unwrap();
-        pg.start().unwrap();
+        let pg = support::pg::start_private_cluster("zava-bench-");
         let secret = mcp_host::db::secrets::random_secret();
         let admin = migrate::connect_creating(&pg.superuser("zava"), &mcp_host::db::tls::connector(None).unwrap())
             .await
@@ -123,7 +115,7 @@ fn main() {
         std::fs::copy(fixtures.join("sales_sql.wasm"), components.path().join("sales_sql.wasm")).unwrap();
         let query_url = format!(
             "host={} port=5432 user={QUERY_ROLE} dbname=zava",
-            dir.join("run").display()
+            pg.root().join("run").display()
         );
         let args = support::serve_args(
             components.path(),

@@ -129,7 +129,15 @@ async fn migrate_locked(
         .batch_execute("SET client_min_messages = warning")
         .await
         .map_err(step("configuring the session"))?;
-    ensure_roles(client, query_password).await?;
+    let superuser: bool = client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(step("checking the admin role"))?
+        .get(0);
+    ensure_roles(client, query_password, superuser).await?;
     let database: String = client
         .query_one("SELECT current_database()", &[])
         .await
@@ -205,7 +213,7 @@ async fn migrate_locked(
         report.applied.push(name.to_string());
     }
 
-    close_public_functions(client).await?;
+    close_public_functions(client, superuser).await?;
 
     // The gate secret's hash: updated every time so that a new secret takes
     // effect with one `migrate`.
@@ -254,15 +262,7 @@ const CLOSED_TO_PUBLIC: &[&str] = &[
     "TABLE pg_catalog.pg_stat_activity",
 ];
 
-async fn close_public_functions(client: &Client) -> Result<(), MigrateError> {
-    let superuser: bool = client
-        .query_one(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-            &[],
-        )
-        .await
-        .map_err(step("checking the admin role"))?
-        .get(0);
+async fn close_public_functions(client: &Client, superuser: bool) -> Result<(), MigrateError> {
     if !superuser {
         tracing::warn!(
             "not a superuser: built-in functions that run SQL text stay callable by every role; \
@@ -286,7 +286,11 @@ async fn close_public_functions(client: &Client) -> Result<(), MigrateError> {
 
 /// Creates the two roles if missing and checks the query role holds no
 /// privilege it must not have.
-async fn ensure_roles(client: &Client, query_password: Option<&str>) -> Result<(), MigrateError> {
+async fn ensure_roles(
+    client: &Client,
+    query_password: Option<&str>,
+    is_superuser: bool,
+) -> Result<(), MigrateError> {
     client
         .batch_execute(&format!(
             "DO $$ BEGIN
@@ -305,14 +309,6 @@ async fn ensure_roles(client: &Client, query_password: Option<&str>) -> Result<(
         .map_err(step("creating roles"))?;
     // Non-superuser administrators (managed PostgreSQL) need membership in
     // the owner role to create objects as it.
-    let is_superuser: bool = client
-        .query_one(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-            &[],
-        )
-        .await
-        .map_err(step("checking the admin role"))?
-        .get(0);
     if !is_superuser {
         client
             .batch_execute(&format!("GRANT {OWNER_ROLE} TO CURRENT_USER"))

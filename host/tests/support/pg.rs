@@ -39,6 +39,21 @@ pub fn pg_bin() -> PathBuf {
     root.join("target/tools/pg-bin")
 }
 
+/// A private cluster in a fresh folder under /tmp (reachable by the
+/// unprivileged server user), stopped and deleted once this process exits.
+pub fn start_private_cluster(prefix: &str) -> EmbeddedPostgres {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .expect("temp dir")
+        .keep();
+    let pg = EmbeddedPostgres::new(&dir, Some(&pg_bin())).expect("embedded postgres");
+    pg.stop_when_process_exits(std::process::id(), true)
+        .expect("watchdog");
+    pg.start().expect("PostgreSQL starts");
+    pg
+}
+
 /// The cluster of this test binary, started (and its template built) once.
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
@@ -46,15 +61,7 @@ pub fn cluster() -> &'static Cluster {
         // Each #[tokio::test] has its own runtime; build the template on a
         // thread with a runtime of its own so no connection outlives it.
         std::thread::spawn(|| {
-            let dir = tempfile::Builder::new()
-                .prefix("zava-pg-")
-                .tempdir_in("/tmp")
-                .expect("temp dir")
-                .keep();
-            let pg = EmbeddedPostgres::new(&dir, Some(&pg_bin())).expect("embedded postgres");
-            pg.stop_when_process_exits(std::process::id(), true)
-                .expect("watchdog");
-            pg.start().expect("PostgreSQL starts");
+            let pg = start_private_cluster("zava-pg-");
             let secret = mcp_host::db::secrets::random_secret();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

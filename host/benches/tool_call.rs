@@ -52,10 +52,7 @@ async fn in_process(fixtures: &Path) {
             .load(&path, std::fs::read(&path).unwrap())
             .await
             .unwrap();
-        let head_office = Identity {
-            subject: HEAD_OFFICE_ID,
-            scope: Scope::HeadOffice,
-        };
+        let head_office = Identity::dev(HEAD_OFFICE_ID, Scope::HeadOffice);
         let mut samples = Vec::with_capacity(IN_PROCESS_CALLS);
         let started = Instant::now();
         for i in 0..IN_PROCESS_CALLS + WARMUP {

@@ -16,7 +16,8 @@ use crate::db::scope::DbScopeResolver;
 use crate::db::settings::Target;
 use crate::embeddings::Embeddings;
 use crate::identity::{
-    DevHeaderAuthenticator, ScopeResolver, SharedAuthenticator, StaticScopeResolver,
+    DevHeaderAuthenticator, EntraAuthenticator, ScopeResolver, SharedAuthenticator,
+    StaticScopeResolver,
 };
 use crate::mcp::guard::Guard;
 use crate::mcp::handler::ToolServer;
@@ -67,14 +68,30 @@ impl Server {
     }
 }
 
-fn authenticator(args: &ServeArgs, db: Option<&Arc<CallerDb>>) -> SharedAuthenticator {
+fn authenticator(
+    args: &ServeArgs,
+    db: Option<&Arc<CallerDb>>,
+) -> anyhow::Result<SharedAuthenticator> {
     let scopes: Arc<dyn ScopeResolver> = match db {
         Some(db) => Arc::new(DbScopeResolver::new(db.clone())),
         None => Arc::new(StaticScopeResolver::default()),
     };
-    match args.identity {
+    Ok(match args.identity {
         IdentityMode::DevHeader => Arc::new(DevHeaderAuthenticator::new(scopes)),
-    }
+        IdentityMode::Entra => {
+            let settings = args.entra.settings().map_err(anyhow::Error::msg)?;
+            tracing::info!(
+                tenant = %settings.tenant_id,
+                audiences = ?settings.audiences,
+                issuer = %settings.issuer(),
+                scopes = ?settings.qualified_scopes(),
+                user_claim = %settings.user_claim,
+                mapped_users = settings.user_map.len(),
+                "identity: Entra ID bearer tokens"
+            );
+            Arc::new(EntraAuthenticator::new(settings, scopes).map_err(anyhow::Error::msg)?)
+        }
+    })
 }
 
 /// The database side of `serve`: none, an external server, or the embedded
@@ -234,12 +251,13 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     tokio::spawn(watcher.run(cancel.clone()));
     tokio::spawn(sessions.clone().forward_changes(registry.clone()));
 
-    let authenticator = authenticator(&args, database.db.as_ref());
+    let authenticator = authenticator(&args, database.db.as_ref())?;
     let guard = Guard {
         allowed_hosts: args.allowed_hosts(),
         allowed_origins: args.allowed_origins(),
         authenticator: authenticator.clone(),
         sessions: Default::default(),
+        public_url: args.public_url.clone(),
     };
     let server = ToolServer::new(registry.clone(), sandbox, sessions.clone());
     let app = router(

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use uuid::Uuid;
 
-use super::{AuthError, Authenticator, Identity, ScopeResolver};
+use super::{AuthError, Authenticator, Identity, PublicBase, ScopeResolver};
 
 /// The classic sample's header naming the RLS user.
 pub const HEADER: &str = "x-rls-user-id";
@@ -23,7 +23,9 @@ impl DevHeaderAuthenticator {
 /// Parses the header value; exactly one well-formed UUID is accepted.
 fn subject_from(headers: &HeaderMap) -> Result<Uuid, AuthError> {
     let mut values = headers.get_all(HEADER).iter();
-    let value = values.next().ok_or(AuthError::Missing(HEADER))?;
+    let value = values
+        .next()
+        .ok_or(AuthError::Missing("send the `x-rls-user-id` header"))?;
     if values.next().is_some() {
         return Err(AuthError::Invalid(format!(
             "`{HEADER}` was sent more than once"
@@ -42,14 +44,14 @@ impl Authenticator for DevHeaderAuthenticator {
         "dev-header"
     }
 
-    fn challenge(&self) -> String {
-        format!("{HEADER} realm=\"mcp-host\"")
+    fn challenge(&self, _error: &AuthError, _base: &PublicBase) -> Option<String> {
+        Some(format!("{HEADER} realm=\"mcp-host\""))
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
         let subject = subject_from(headers)?;
         let scope = self.scopes.resolve(subject).await;
-        Ok(Identity { subject, scope })
+        Ok(Identity::dev(subject, scope))
     }
 }
 
@@ -83,7 +85,7 @@ mod tests {
     async fn missing_malformed_or_repeated_header_is_refused() {
         assert_eq!(
             auth().authenticate(&headers(&[])).await,
-            Err(AuthError::Missing(HEADER))
+            Err(AuthError::Missing("send the `x-rls-user-id` header"))
         );
         assert!(matches!(
             auth().authenticate(&headers(&["head-office"])).await,

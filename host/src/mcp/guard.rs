@@ -1,7 +1,8 @@
 //! What every `/mcp` request passes before rmcp sees it:
 //! 1. `Host` must be one we serve (DNS-rebinding defence) -> else 403;
 //! 2. `Origin`, when present, must be allowed (cross-site defence) -> else 403;
-//! 3. the caller must authenticate -> else 401 with a `WWW-Authenticate`
+//! 3. the caller must authenticate -> else 401 (403 for a missing scope, 503
+//!    when the identity provider cannot be reached) with a `WWW-Authenticate`
 //!    challenge. The [`Identity`](crate::identity::Identity) is attached to
 //!    the request for the MCP handler;
 //! 4. a request naming a session opened by another identity -> 404, as if the
@@ -17,13 +18,58 @@ use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 
 use super::jsonrpc;
 use super::session_owners::{Ownership, SessionOwners};
-use crate::identity::SharedAuthenticator;
+use crate::identity::{AuthError, PublicBase, SharedAuthenticator};
 
 pub struct Guard {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub authenticator: SharedAuthenticator,
     pub sessions: SessionOwners,
+    /// `--public-url`; without it, URLs are built from the request.
+    pub public_url: Option<String>,
+}
+
+impl Guard {
+    /// The base URL a client used to reach us. The Host header has passed
+    /// [`check_host`] by the time this is used; the scheme comes from the
+    /// TLS-terminating proxy's `X-Forwarded-Proto` (Azure Container Apps
+    /// sets it), else plain HTTP.
+    pub fn public_base(&self, headers: &HeaderMap) -> PublicBase {
+        if let Some(url) = &self.public_url {
+            return PublicBase(url.trim_end_matches('/').to_string());
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let scheme = match headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        PublicBase(format!("{scheme}://{host}"))
+    }
+
+    /// The answer to a request without a usable identity.
+    fn refuse(&self, error: &AuthError, headers: &HeaderMap) -> Response {
+        let mut response = jsonrpc::error_response(
+            error.status(),
+            None,
+            jsonrpc::INVALID_REQUEST,
+            &error.to_string(),
+        );
+        let challenge = self
+            .authenticator
+            .challenge(error, &self.public_base(headers));
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
 }
 
 pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
@@ -37,16 +83,16 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     }
     match guard.authenticator.authenticate(request.headers()).await {
         Ok(identity) => {
-            let subject = identity.subject;
+            let principal = identity.principal.clone();
             let session = request
                 .headers()
                 .get(HEADER_SESSION_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             if let Some(id) = &session
-                && guard.sessions.check(id, subject) == Ownership::Foreign
+                && guard.sessions.check(id, &principal) == Ownership::Foreign
             {
-                tracing::warn!(%subject, "request refused: session belongs to another identity");
+                tracing::warn!(%principal, "request refused: session belongs to another identity");
                 return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
             }
             let is_delete = request.method() == http::Method::DELETE;
@@ -54,7 +100,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             let mut response = next.run(request).await;
             guard
                 .sessions
-                .observe(session.as_deref(), is_delete, &response, subject);
+                .observe(session.as_deref(), is_delete, &response, &principal);
             // rmcp answers a session DELETE with 202; the spec names no code,
             // and the official Python SDK reports anything but 200/204 as a
             // failed termination.
@@ -64,18 +110,10 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             response
         }
         Err(error) => {
-            let mut response = jsonrpc::error_response(
-                StatusCode::UNAUTHORIZED,
-                None,
-                jsonrpc::INVALID_REQUEST,
-                &error.to_string(),
-            );
-            if let Ok(challenge) = HeaderValue::from_str(&guard.authenticator.challenge()) {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, challenge);
+            if !matches!(error, AuthError::Missing(_)) {
+                tracing::warn!(%error, "request refused (identity)");
             }
-            response
+            guard.refuse(&error, request.headers())
         }
     }
 }
@@ -107,7 +145,7 @@ fn split_authority(authority: &str) -> Option<(String, Option<u16>)> {
 }
 
 /// Allowed entries are `host` (any port) or `host:port`.
-fn check_host(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static str> {
+pub fn check_host(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static str> {
     if allowed.iter().any(|a| a == "*") {
         return Ok(());
     }

@@ -1,15 +1,17 @@
 //! The axum router: rmcp's Streamable HTTP service at `/mcp` behind the guard
-//! and the JSON-RPC body check, plus `/healthz` and `/readyz`.
+//! and the JSON-RPC body check, plus `/healthz`, `/readyz` and the OAuth
+//! protected-resource metadata.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::StatusCode;
+use axum::{Json, Router};
+use http::{HeaderMap, StatusCode, header};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -39,16 +41,50 @@ pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) 
         Arc::new(LocalSessionManager::default()),
         config,
     );
+    let guard_state = Arc::new(options.guard);
     let mcp_routes = Router::new()
         .route_service("/mcp", mcp)
         // Layers run outermost-last: guard, then the body check, then rmcp.
         .layer(from_fn_with_state(options.max_body_bytes, check_body))
-        .layer(from_fn_with_state(Arc::new(options.guard), guard));
+        .layer(from_fn_with_state(guard_state.clone(), guard));
+    // RFC 9728: the metadata of the resource `<base>/mcp` lives at the
+    // well-known path with `/mcp` appended; the bare path serves clients
+    // that look there first.
+    let metadata_routes = Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(resource_metadata),
+        )
+        .with_state(guard_state);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(ready)
         .merge(mcp_routes)
+        .merge(metadata_routes)
+}
+
+/// OAuth 2.0 Protected Resource Metadata, when the identity mode signs
+/// clients in (404 for the dev header). Public, so any origin may read it.
+async fn resource_metadata(State(guard): State<Arc<Guard>>, headers: HeaderMap) -> Response {
+    if let Err(reason) = super::guard::check_host(&headers, &guard.allowed_hosts) {
+        return (StatusCode::FORBIDDEN, format!("Forbidden: {reason}")).into_response();
+    }
+    let base = guard.public_base(&headers);
+    match guard.authenticator.resource_metadata(&base) {
+        Some(document) => {
+            ([(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], Json(document)).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            "this server's identity mode has no OAuth authorization server",
+        )
+            .into_response(),
+    }
 }
 
 async fn readyz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {

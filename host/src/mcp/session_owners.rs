@@ -1,18 +1,18 @@
-//! Binds each MCP session to the identity that opened it, so a session id
+//! Binds each MCP session to the principal that opened it (not merely its RLS
+//! user: two people mapped to one store still have separate sessions), so a session id
 //! seen by someone else (logs, a shared proxy) cannot be used or ended by
 //! another caller. A foreign session id is answered as if it did not exist.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::response::Response;
 use http::StatusCode;
 use rmcp::transport::common::http_header::HEADER_SESSION_ID;
-use uuid::Uuid;
 
 #[derive(Default)]
 pub struct SessionOwners {
-    owners: Mutex<HashMap<String, Uuid>>,
+    owners: Mutex<HashMap<String, Arc<str>>>,
 }
 
 /// What the guard should do with a request naming a session.
@@ -25,13 +25,13 @@ pub enum Ownership {
 }
 
 impl SessionOwners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Uuid>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
         self.owners.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn check(&self, session: &str, subject: Uuid) -> Ownership {
+    pub fn check(&self, session: &str, principal: &str) -> Ownership {
         match self.lock().get(session) {
-            Some(owner) if *owner != subject => Ownership::Foreign,
+            Some(owner) if **owner != *principal => Ownership::Foreign,
             _ => Ownership::Allowed,
         }
     }
@@ -44,14 +44,14 @@ impl SessionOwners {
         session: Option<&str>,
         is_delete: bool,
         response: &Response,
-        subject: Uuid,
+        principal: &Arc<str>,
     ) {
         let status = response.status();
         match session {
             None => {
                 let opened = response.headers().get(HEADER_SESSION_ID);
                 if let Some(opened) = opened.and_then(|v| v.to_str().ok()) {
-                    self.opened(opened, subject);
+                    self.opened(opened, principal);
                 }
             }
             Some(id) if (is_delete && status.is_success()) || status == StatusCode::NOT_FOUND => {
@@ -62,8 +62,8 @@ impl SessionOwners {
     }
 
     /// Records the owner of a session the server just created.
-    pub fn opened(&self, session: &str, subject: Uuid) {
-        self.lock().insert(session.to_string(), subject);
+    pub fn opened(&self, session: &str, principal: &Arc<str>) {
+        self.lock().insert(session.to_string(), principal.clone());
     }
 
     /// Forgets a session that was deleted or that the server no longer knows.
@@ -79,12 +79,12 @@ mod tests {
     #[test]
     fn only_the_opener_may_use_a_session() {
         let owners = SessionOwners::default();
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        owners.opened("s1", a);
-        assert_eq!(owners.check("s1", a), Ownership::Allowed);
-        assert_eq!(owners.check("s1", b), Ownership::Foreign);
-        assert_eq!(owners.check("unknown", b), Ownership::Allowed);
+        let (a, b): (Arc<str>, Arc<str>) = ("entra:t/a".into(), "entra:t/b".into());
+        owners.opened("s1", &a);
+        assert_eq!(owners.check("s1", &a), Ownership::Allowed);
+        assert_eq!(owners.check("s1", &b), Ownership::Foreign);
+        assert_eq!(owners.check("unknown", &b), Ownership::Allowed);
         owners.closed("s1");
-        assert_eq!(owners.check("s1", b), Ownership::Allowed);
+        assert_eq!(owners.check("s1", &b), Ownership::Allowed);
     }
 }

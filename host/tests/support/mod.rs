@@ -3,6 +3,7 @@
 //! Streamable HTTP) that records `tools/list_changed` notifications.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod entra;
 pub mod pg;
 
 use std::path::{Path, PathBuf};
@@ -60,18 +61,18 @@ pub struct TestServer {
 /// identity, a short deadline (unless `extra` sets one) so the runaway-guest
 /// test is quick.
 pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
-    let mut argv = vec![
-        "mcp-host".to_string(),
-        "serve".into(),
-        "--identity".into(),
-        "dev-header".into(),
+    let mut argv = vec!["mcp-host".to_string(), "serve".into()];
+    if !extra.contains(&"--identity") {
+        argv.extend(["--identity".into(), "dev-header".into()]);
+    }
+    argv.extend([
         "--listen".into(),
         "127.0.0.1:0".into(),
         "--components".into(),
         components.display().to_string(),
         "--poll-interval".into(),
         "200ms".into(),
-    ];
+    ]);
     if !extra.contains(&"--call-timeout") {
         argv.extend(["--call-timeout".into(), "2s".into()]);
     }
@@ -177,26 +178,38 @@ pub struct McpClient {
 }
 
 impl McpClient {
+    /// A session as the dev-header user `user`.
     pub async fn connect(url: &str, user: &str) -> Self {
+        Self::try_connect(url, &[("x-rls-user-id", user)])
+            .await
+            .expect("MCP initialize succeeds")
+    }
+
+    /// A session sending `headers` with every request.
+    pub async fn try_connect(url: &str, headers: &[(&str, &str)]) -> Result<Self, String> {
         // reqwest is built without a default TLS provider (see the host's
         // Cargo.toml); install the one the host uses before any client.
         mcp_host::embeddings::remote::tls_init();
-        let mut headers = std::collections::HashMap::new();
-        headers.insert(
-            http::HeaderName::from_static("x-rls-user-id"),
-            http::HeaderValue::from_str(user).unwrap(),
-        );
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    http::HeaderValue::from_str(value).unwrap(),
+                )
+            })
+            .collect();
         let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
         let transport = StreamableHttpClientTransport::from_config(config);
         let (tx, list_changed) = mpsc::unbounded_channel();
         let service = Recorder { list_changed: tx }
             .serve(transport)
             .await
-            .expect("MCP initialize succeeds");
-        Self {
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
             service,
             list_changed,
-        }
+        })
     }
 
     pub async fn tool_names(&self) -> Vec<String> {

@@ -1,0 +1,216 @@
+//! The tenant's token-signing keys (a JSON Web Key Set), fetched over HTTPS
+//! and cached. Entra rotates keys without notice, so a token naming a key id
+//! we do not know makes us fetch the set again, at most once per cooldown so
+//! a flood of made-up key ids cannot turn into a flood of fetches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::identity::AuthError;
+
+/// Keys older than this are fetched again even if every token's key is known.
+const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// A key set is a few KiB; anything much larger is not one.
+const MAX_BYTES: usize = 512 * 1024;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+struct KeySet {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    usage: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+#[derive(Default)]
+struct Cached {
+    keys: HashMap<String, Arc<DecodingKey>>,
+    fetched: Option<Instant>,
+}
+
+pub struct Jwks {
+    url: String,
+    http: reqwest::Client,
+    cooldown: Duration,
+    cached: RwLock<Cached>,
+    /// One fetch at a time; callers waiting on it reuse its result.
+    fetching: Mutex<()>,
+    /// Fetches made, for logs and tests.
+    fetches: std::sync::atomic::AtomicU64,
+}
+
+impl Jwks {
+    pub fn new(url: String, cooldown: Duration) -> Result<Self, String> {
+        crate::embeddings::remote::tls_init();
+        let http = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client for the key set: {e}"))?;
+        Ok(Self {
+            url,
+            http,
+            cooldown,
+            cached: RwLock::new(Cached::default()),
+            fetching: Mutex::new(()),
+            fetches: Default::default(),
+        })
+    }
+
+    /// The key with id `kid`, fetching the set when it is unknown or old.
+    pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
+        if let Some(key) = self.fresh(kid).await {
+            return Ok(key);
+        }
+        let _one_fetch = self.fetching.lock().await;
+        // Someone else may have fetched while we waited.
+        if let Some(key) = self.fresh(kid).await {
+            return Ok(key);
+        }
+        let (known, last) = {
+            let cached = self.cached.read().await;
+            (cached.keys.get(kid).cloned(), cached.fetched)
+        };
+        let may_fetch = last.is_none_or(|at| at.elapsed() >= self.cooldown);
+        if may_fetch {
+            match self.fetch().await {
+                Ok(keys) => {
+                    let mut cached = self.cached.write().await;
+                    cached.keys = keys;
+                    cached.fetched = Some(Instant::now());
+                    if let Some(key) = cached.keys.get(kid) {
+                        return Ok(key.clone());
+                    }
+                }
+                // An old copy of a known key beats refusing everyone while
+                // the endpoint is down.
+                Err(error) => match known {
+                    Some(key) => {
+                        tracing::warn!(%error, "cannot refresh the Entra signing keys; using the cached ones");
+                        return Ok(key);
+                    }
+                    None => return Err(AuthError::Unavailable(error)),
+                },
+            }
+        } else if let Some(key) = known {
+            return Ok(key);
+        }
+        Err(AuthError::Invalid(format!(
+            "the token is signed with key `{kid}`, which is not one of the tenant's signing keys"
+        )))
+    }
+
+    async fn fresh(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        let cached = self.cached.read().await;
+        let young = cached.fetched.is_some_and(|at| at.elapsed() < MAX_AGE);
+        cached.keys.get(kid).filter(|_| young).cloned()
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+        let n = self
+            .fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        tracing::info!(url = %self.url, fetch = n, "fetching the Entra signing keys");
+        let response = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| format!("cannot fetch {}: {e}", self.url))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("{} answered {status}", self.url));
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_BYTES as u64)
+        {
+            return Err(format!("{} sent more than {MAX_BYTES} bytes", self.url));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("cannot read {}: {e}", self.url))?;
+        if body.len() > MAX_BYTES {
+            return Err(format!("{} sent more than {MAX_BYTES} bytes", self.url));
+        }
+        parse_key_set(&body).map_err(|e| format!("{} is not a usable key set: {e}", self.url))
+    }
+
+    #[cfg(test)]
+    fn fetch_count(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The RSA signing keys of a JWKS document, by key id. Keys of other types
+/// or for encryption are skipped (Entra signs with RS256 only).
+fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+    let set: KeySet = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut keys = HashMap::new();
+    for jwk in set.keys {
+        let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else {
+            continue;
+        };
+        if jwk.kty != "RSA" || jwk.usage.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        match DecodingKey::from_rsa_components(&n, &e) {
+            Ok(key) => {
+                keys.insert(kid, Arc::new(key));
+            }
+            Err(error) => tracing::warn!(%kid, %error, "skipping a malformed signing key"),
+        }
+    }
+    if keys.is_empty() {
+        return Err("it has no RSA signing keys".into());
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../../tests/data/jwt/jwks.json");
+
+    #[test]
+    fn parses_rsa_signing_keys_and_skips_the_rest() {
+        let mut doc: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        let keys = doc["keys"].as_array_mut().unwrap();
+        keys.push(
+            serde_json::json!({"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"}),
+        );
+        keys.push(
+            serde_json::json!({"kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB"}),
+        );
+        let parsed = parse_key_set(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(parsed.keys().collect::<Vec<_>>(), vec!["test-key-1"]);
+        assert!(parse_key_set(br#"{"keys": []}"#).is_err());
+        assert!(parse_key_set(b"<html>").is_err());
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_unavailable_not_invalid() {
+        // Port 9 (discard) on loopback: nothing listens there.
+        let jwks = Jwks::new("http://127.0.0.1:9/keys".into(), Duration::ZERO).unwrap();
+        assert!(matches!(
+            jwks.key("any").await,
+            Err(AuthError::Unavailable(_))
+        ));
+        assert_eq!(jwks.fetch_count(), 1);
+    }
+}

@@ -15,6 +15,7 @@ use mcp_host::runtime::cache::CompiledCache;
 use mcp_host::runtime::engine;
 use mcp_host::runtime::limits::SandboxLimits;
 use mcp_host::runtime::loader::Loader;
+use mcp_host::runtime::policy::{Ceilings, Policy};
 use mcp_host::runtime::sandbox::Sandbox;
 use rmcp::model::{CallToolRequestParams, ClientConfig, ProtocolVersion};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -41,6 +42,7 @@ async fn in_process(fixtures: &Path) {
         engine.clone(),
         CompiledCache::new(None, &engine),
         sandbox.clone(),
+        Policy::open(Ceilings::new(&limits, 10_000)),
     )
     .unwrap();
     for (file, tool) in [
@@ -58,8 +60,9 @@ async fn in_process(fixtures: &Path) {
         for i in 0..IN_PROCESS_CALLS + WARMUP {
             let t = Instant::now();
             let out = sandbox
-                .call_tool(&component.pre, &component.file, tool, "{}", &head_office)
+                .call_tool(&component, tool, "{}", &head_office)
                 .await
+                .result
                 .unwrap();
             std::hint::black_box(out);
             if i >= WARMUP {

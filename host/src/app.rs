@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::AuditLog;
 use crate::config::{IdentityMode, ServeArgs};
 use crate::db::caller::CallerDb;
 use crate::db::embedded::EmbeddedPostgres;
@@ -22,9 +23,11 @@ use crate::identity::{
 use crate::mcp::guard::Guard;
 use crate::mcp::handler::ToolServer;
 use crate::mcp::http::{HttpOptions, router};
+use crate::mcp::rate_limit::CallerLimits;
 use crate::mcp::sessions::Sessions;
 use crate::runtime::cache::CompiledCache;
 use crate::runtime::loader::Loader;
+use crate::runtime::policy::Policy;
 use crate::runtime::registry::Registry;
 use crate::runtime::sandbox::Sandbox;
 use crate::runtime::{engine, watcher::Watcher};
@@ -212,6 +215,30 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
     })
 }
 
+/// The component policy at start-up. A policy file that exists but cannot be
+/// used stops the start: running without the operator's restrictions, or
+/// with none of the tools, would both be surprises.
+fn component_policy(args: &ServeArgs) -> anyhow::Result<Policy> {
+    let path = args.policy_path();
+    match Policy::read(&path, args.ceilings()).map_err(anyhow::Error::msg)? {
+        Some(policy) => {
+            tracing::info!(
+                file = %path.display(),
+                components = policy.listed(),
+                "component policy: only listed components load, with the imports and limits it grants"
+            );
+            Ok(policy)
+        }
+        None => {
+            tracing::warn!(
+                file = %path.display(),
+                "no component policy file: every component may use every import under the host's limits"
+            );
+            Ok(Policy::open(args.ceilings()))
+        }
+    }
+}
+
 /// Starts the server described by `args` and returns once it listens.
 pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     args.validate().map_err(anyhow::Error::msg)?;
@@ -226,8 +253,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             .with_embeddings(embeddings.clone()),
     );
     let cache = CompiledCache::new(args.cache_dir(), &engine);
+    let policy = component_policy(&args)?;
     let loader = Arc::new(
-        Loader::new(engine, cache, sandbox.clone()).map_err(|e| anyhow::anyhow!("{e:#}"))?,
+        Loader::new(engine, cache, sandbox.clone(), policy)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?,
     );
     let registry = Arc::new(Registry::default());
     let sessions = Arc::new(Sessions::default());
@@ -245,7 +274,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         loader,
         registry.clone(),
         args.poll_interval,
-    );
+    )
+    .with_policy_file(args.policy_path(), args.ceilings());
     let report = watcher.scan().await;
     ready.store(true, Ordering::Release);
     tokio::spawn(watcher.run(cancel.clone()));
@@ -259,7 +289,14 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         sessions: Default::default(),
         public_url: args.public_url.clone(),
     };
-    let server = ToolServer::new(registry.clone(), sandbox, sessions.clone());
+    let audit = AuditLog::start(&args.audit_log)
+        .with_context(|| format!("cannot open the audit log {:?}", args.audit_log))?;
+    let server = ToolServer::new(registry.clone(), sandbox, sessions.clone())
+        .with_limits(CallerLimits::new(
+            args.identity_max_concurrent,
+            args.identity_rate.0,
+        ))
+        .with_audit(audit);
     let app = router(
         server,
         ready,

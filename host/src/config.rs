@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::audit::AuditTarget;
 use crate::db::caller::QueryLimits;
 use crate::db::settings::DbArgs;
 use crate::embeddings::settings::EmbeddingArgs;
 use crate::identity::entra::EntraSettings;
+use crate::mcp::rate_limit::RateSetting;
 use crate::runtime::limits::SandboxLimits;
+use crate::runtime::policy::Ceilings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -173,6 +176,26 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// The operator's component policy (imports, limits, pinned digests per
+    /// component); once it exists, unlisted components are refused
+    /// [default: <components>/policy.toml].
+    #[arg(long, env = "MCP_POLICY_FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Audit trail, one JSON line per tool call: `-` (stdout), a file path
+    /// (appended), or `off`.
+    #[arg(long, env = "MCP_AUDIT_LOG", default_value = "-")]
+    pub audit_log: AuditTarget,
+
+    /// Tool calls one caller may have running at once (0 = unlimited).
+    #[arg(long, env = "MCP_IDENTITY_MAX_CONCURRENT", default_value_t = 16)]
+    pub identity_max_concurrent: u32,
+
+    /// Tool calls one caller may start per period, as `N/period` (bursts up
+    /// to N, refilled evenly), or `off`.
+    #[arg(long, env = "MCP_IDENTITY_RATE", default_value = "600/1m")]
+    pub identity_rate: RateSetting,
+
     /// Compile every component at start instead of using the disk cache.
     #[arg(long, env = "MCP_NO_CACHE")]
     pub no_cache: bool,
@@ -257,6 +280,21 @@ impl ServeArgs {
             max_rows: self.db.max_rows,
             max_bytes: self.db.max_result_bytes,
             ..QueryLimits::default()
+        }
+    }
+
+    pub fn policy_path(&self) -> PathBuf {
+        self.policy
+            .clone()
+            .unwrap_or_else(|| self.components.join("policy.toml"))
+    }
+
+    /// The most the component policy may grant: the host's own limits.
+    pub fn ceilings(&self) -> Ceilings {
+        Ceilings {
+            deadline: self.call_timeout,
+            memory_bytes: self.memory_limit_mib << 20,
+            max_rows: self.db.max_rows,
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! Reading order:
 //! - [`config`]: every knob, one typed struct per subcommand.
-//! - [`identity`]: who is calling (dev header now, verified tokens later).
+//! - [`identity`]: who is calling (Entra ID tokens, or the dev header).
 //! - [`runtime`]: wasmtime engine, component loading, the per-call sandbox, the
 //!   tool registry and the folder watcher that hot-swaps components.
 //! - [`capabilities`]: the host side of each WIT import (`caller`, `database`,
@@ -12,9 +12,11 @@
 //! - [`embeddings`]: the embeddings providers (local model, Azure OpenAI,
 //!   OpenAI-compatible) and `mcp-host embed`.
 //! - [`mcp`]: the MCP protocol handler (rmcp) and its HTTP front (axum).
+//! - [`audit`]: one JSON line per tool call (who, what, which SQL shapes).
 //! - [`app`]: wiring it all together for `mcp-host serve`.
 
 pub mod app;
+pub mod audit;
 pub mod capabilities;
 pub mod config;
 pub mod db;

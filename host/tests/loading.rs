@@ -8,6 +8,7 @@ use mcp_host::runtime::cache::{CompiledCache, Origin};
 use mcp_host::runtime::engine;
 use mcp_host::runtime::limits::SandboxLimits;
 use mcp_host::runtime::loader::{LoadError, Loader};
+use mcp_host::runtime::policy::{Ceilings, Policy};
 use mcp_host::runtime::sandbox::Sandbox;
 use support::fixture;
 
@@ -16,7 +17,13 @@ fn loader(cache_dir: Option<std::path::PathBuf>) -> Loader {
     let engine = engine::build(&limits).unwrap();
     let sandbox = Arc::new(Sandbox::new(engine.clone(), limits));
     let cache = CompiledCache::new(cache_dir, &engine);
-    Loader::new(engine, cache, sandbox).unwrap()
+    Loader::new(
+        engine,
+        cache,
+        sandbox,
+        Policy::open(Ceilings::new(&limits, 10_000)),
+    )
+    .unwrap()
 }
 
 #[tokio::test]

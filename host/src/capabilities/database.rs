@@ -6,6 +6,7 @@
 //! query answers `unavailable`, which a tool passes on.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 use wasmtime::component::{HasData, Linker};
@@ -19,12 +20,31 @@ use crate::db::caller::CallerDb;
 /// attack, not a tool.
 const MAX_QUERIES_PER_CALL: u32 = 64;
 
+/// One query a call ran, for the audit log. The SQL text stays in memory
+/// only: the audit writer reduces it to a fingerprint and a normalised form
+/// without literals before anything is written.
+#[derive(Debug, Clone)]
+pub struct QueryRecord {
+    pub sql: String,
+    pub rows: u64,
+    pub truncated: bool,
+    pub elapsed: Duration,
+    /// `ok`, `rejected`, `timeout`, `failed` or `unavailable`.
+    pub outcome: &'static str,
+}
+
 /// Per-call database state.
 #[derive(Default)]
 pub struct DatabaseCtx {
     db: Option<Arc<CallerDb>>,
     caller: Option<Uuid>,
+    /// Set when the operator's policy withholds the import: the component's
+    /// file name, for the error message.
+    denied: Option<Arc<str>>,
+    /// The policy's row cap for this component.
+    max_rows: u32,
     queries: u32,
+    pub records: Vec<QueryRecord>,
 }
 
 impl DatabaseCtx {
@@ -32,8 +52,19 @@ impl DatabaseCtx {
         Self {
             db,
             caller,
+            denied: None,
+            max_rows: u32::MAX,
             queries: 0,
+            records: Vec::new(),
         }
+    }
+
+    /// Applies the component's grant: the import may be withheld, and rows
+    /// capped below what the component asks for.
+    pub fn granted(mut self, allowed: bool, component: &Arc<str>, max_rows: u32) -> Self {
+        self.denied = (!allowed).then(|| component.clone());
+        self.max_rows = max_rows;
+        self
     }
 }
 
@@ -53,6 +84,11 @@ impl database::Host for DatabaseCtx {
         params: Vec<SqlValue>,
         max_rows: u32,
     ) -> Result<RowSet, DbError> {
+        if let Some(component) = &self.denied {
+            return Err(DbError::Rejected(format!(
+                "the operator's component policy does not grant `{component}` the database import"
+            )));
+        }
         let Some(db) = &self.db else {
             return Err(DbError::Unavailable(
                 "no database is configured for this server".to_string(),
@@ -70,7 +106,25 @@ impl database::Host for DatabaseCtx {
                 "a tool call may run at most {MAX_QUERIES_PER_CALL} queries"
             )));
         }
-        db.query(caller, &sql, &params, max_rows).await
+        let started = Instant::now();
+        let result = db
+            .query(caller, &sql, &params, max_rows.min(self.max_rows))
+            .await;
+        let (rows, truncated, outcome) = match &result {
+            Ok(set) => (set.rows.len() as u64, set.truncated, "ok"),
+            Err(DbError::Rejected(_)) => (0, false, "rejected"),
+            Err(DbError::Timeout) => (0, false, "timeout"),
+            Err(DbError::Failed(_)) => (0, false, "failed"),
+            Err(DbError::Unavailable(_)) => (0, false, "unavailable"),
+        };
+        self.records.push(QueryRecord {
+            sql,
+            rows,
+            truncated,
+            elapsed: started.elapsed(),
+            outcome,
+        });
+        result
     }
 }
 

@@ -13,16 +13,34 @@ use crate::embeddings::{Embeddings, MAX_TEXT_CHARS, MAX_TEXTS_PER_CALL};
 #[derive(Default)]
 pub struct EmbeddingsCtx {
     embeddings: Option<Arc<Embeddings>>,
+    /// Set when the operator's policy withholds the import (the component).
+    denied: Option<Arc<str>>,
+    /// Texts embedded during this call, for the audit log.
+    pub texts: u32,
 }
 
 impl EmbeddingsCtx {
     pub fn new(embeddings: Option<Arc<Embeddings>>) -> Self {
-        Self { embeddings }
+        Self {
+            embeddings,
+            denied: None,
+            texts: 0,
+        }
     }
 
-    fn provider(&self) -> Result<&Embeddings, String> {
+    pub fn granted(mut self, allowed: bool, component: &Arc<str>) -> Self {
+        self.denied = (!allowed).then(|| component.clone());
+        self
+    }
+
+    fn provider(&self) -> Result<Arc<Embeddings>, String> {
+        if let Some(component) = &self.denied {
+            return Err(format!(
+                "the operator's component policy does not grant `{component}` the embeddings import"
+            ));
+        }
         self.embeddings
-            .as_deref()
+            .clone()
             .ok_or_else(|| "no embeddings provider is configured for this server".to_string())
     }
 }
@@ -59,6 +77,7 @@ impl embeddings::Host for EmbeddingsCtx {
                 long.chars().count()
             ));
         }
+        self.texts += texts.len() as u32;
         provider.embed(&texts).await.map_err(|e| e.to_string())
     }
 }

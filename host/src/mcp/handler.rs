@@ -3,19 +3,24 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-    ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
+    Implementation, InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use super::rate_limit::CallerLimits;
 use super::sessions::Sessions;
+use crate::audit::{AuditLog, CallAudit};
+use crate::capabilities::database::QueryRecord;
 use crate::identity::Identity;
+use crate::runtime::loader::LoadedComponent;
 use crate::runtime::registry::Registry;
-use crate::runtime::sandbox::Sandbox;
+use crate::runtime::sandbox::{CallReport, Sandbox};
 
 /// The newest protocol revision we speak; older clients are negotiated down.
 const MAX_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
@@ -23,11 +28,17 @@ const MAX_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 const INSTRUCTIONS: &str = "Tools over the Zava retail data. Every call runs as the \
 caller identified by this connection: store managers see their store only, head office sees all.";
 
+/// JSON-RPC error code of a call refused by the per-caller limits (in the
+/// range JSON-RPC leaves to servers; 429 as a mnemonic).
+pub const RATE_LIMITED: ErrorCode = ErrorCode(-32029);
+
 #[derive(Clone)]
 pub struct ToolServer {
     registry: Arc<Registry>,
     sandbox: Arc<Sandbox>,
     sessions: Arc<Sessions>,
+    limits: Arc<CallerLimits>,
+    audit: AuditLog,
 }
 
 impl ToolServer {
@@ -36,7 +47,19 @@ impl ToolServer {
             registry,
             sandbox,
             sessions,
+            limits: CallerLimits::new(0, None),
+            audit: AuditLog::disabled(),
         }
+    }
+
+    pub fn with_limits(mut self, limits: Arc<CallerLimits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn with_audit(mut self, audit: AuditLog) -> Self {
+        self.audit = audit;
+        self
     }
 }
 
@@ -94,32 +117,61 @@ impl ServerHandler for ToolServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = identity(&context)?;
+        let started = Instant::now();
+        let at = SystemTime::now();
+        let tool = request.name.to_string();
+        let audit = |component: Option<&LoadedComponent>,
+                     queries: Vec<QueryRecord>,
+                     embedded_texts: u32,
+                     outcome| {
+            CallAudit {
+                at,
+                caller: caller.clone(),
+                tool: tool.clone(),
+                component: component.map(|c| (c.file.clone(), c.digest.clone())),
+                queries,
+                embedded_texts,
+                duration: started.elapsed(),
+                outcome,
+            }
+        };
+
+        let _permit = match self.limits.acquire(&caller.principal) {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                tracing::warn!(principal = %caller.principal, tool, %refusal, "tool call refused");
+                self.audit
+                    .record(audit(None, Vec::new(), 0, "rate_limited"))
+                    .await;
+                let data = refusal
+                    .retry_after()
+                    .map(|d| serde_json::json!({ "retry_after_ms": d.as_millis() as u64 }));
+                return Err(ErrorData::new(RATE_LIMITED, refusal.to_string(), data));
+            }
+        };
         let catalog = self.registry.snapshot();
-        let Some(component) = catalog.component_for(&request.name).cloned() else {
+        let Some(component) = catalog.component_for(&tool).cloned() else {
+            self.audit
+                .record(audit(None, Vec::new(), 0, "unknown_tool"))
+                .await;
             return Err(ErrorData::invalid_params(
-                format!(
-                    "unknown tool `{}`; call tools/list for the tools available",
-                    request.name
-                ),
+                format!("unknown tool `{tool}`; call tools/list for the tools available"),
                 None,
             ));
         };
         // The spec lets clients omit arguments; tools always get an object.
         let arguments =
             serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
-        let spec = component.tools.iter().find(|t| t.name == request.name);
-        let started = std::time::Instant::now();
-        let outcome = self
+        let spec = component.tools.iter().find(|t| t.name == tool);
+        let CallReport {
+            result,
+            queries,
+            embedded_texts,
+        } = self
             .sandbox
-            .call_tool(
-                &component.pre,
-                &component.file,
-                &request.name,
-                &arguments,
-                &caller,
-            )
+            .call_tool(&component, &tool, &arguments, &caller)
             .await;
-        let result = match outcome {
+        let (result, outcome_label) = match result {
             Ok(output) => {
                 let structured = match output.structured.as_deref().map(serde_json::from_str) {
                     None => Ok(None),
@@ -129,33 +181,40 @@ impl ServerHandler for ToolServer {
                     )),
                 };
                 match (structured, spec.is_some_and(|s| s.has_output_schema)) {
-                    (Err(message), _) => error_result(message),
-                    (Ok(None), true) => error_result(
-                        "the tool declares an output schema but returned no structured output"
-                            .into(),
+                    (Err(message), _) => (error_result(message), "bad_output"),
+                    (Ok(None), true) => (
+                        error_result(
+                            "the tool declares an output schema but returned no structured output"
+                                .into(),
+                        ),
+                        "bad_output",
                     ),
                     (Ok(value), _) => {
                         let mut result =
                             CallToolResult::success(vec![ContentBlock::text(output.text)]);
                         result.structured_content = value;
-                        result
+                        (result, "ok")
                     }
                 }
             }
-            Err(error) => error_result(error.to_string()),
-        };
-        let outcome_label = match &result.is_error {
-            Some(true) => "error",
-            _ => "ok",
+            Err(error) => (error_result(error.to_string()), error.kind()),
         };
         tracing::info!(
-            tool = %request.name,
+            tool,
             component = &*component.file,
             scope = ?caller.scope,
             outcome = outcome_label,
             us = started.elapsed().as_micros() as u64,
             "tool call"
         );
+        self.audit
+            .record(audit(
+                Some(&component),
+                queries,
+                embedded_texts,
+                outcome_label,
+            ))
+            .await;
         Ok(result.into())
     }
 }

@@ -6,11 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 use super::cache::{CompiledCache, Origin, sha256_hex};
 use super::contract::{self, ContractError};
+use super::policy::{Grant, Policy};
 use super::sandbox::{CallError, Sandbox};
 use super::tooldef::{self, ToolDefError, ToolSpec};
 use crate::bindings::ToolComponentPre;
@@ -28,6 +30,8 @@ pub struct LoadedComponent {
     pub pre: ToolComponentPre<HostState>,
     /// Whether this load compiled the code or took it from the disk cache.
     pub origin: Origin,
+    /// What the operator's policy allows it (imports, limits).
+    pub grant: Grant,
 }
 
 impl std::fmt::Debug for LoadedComponent {
@@ -57,6 +61,8 @@ pub enum LoadError {
     Discover(#[from] CallError),
     #[error("{0}")]
     ToolDef(#[from] ToolDefError),
+    #[error("{0}")]
+    Policy(String),
 }
 
 pub struct Loader {
@@ -64,6 +70,7 @@ pub struct Loader {
     linker: Linker<HostState>,
     cache: Arc<CompiledCache>,
     sandbox: Arc<Sandbox>,
+    policy: ArcSwap<Policy>,
 }
 
 impl Loader {
@@ -71,6 +78,7 @@ impl Loader {
         engine: Engine,
         cache: CompiledCache,
         sandbox: Arc<Sandbox>,
+        policy: Policy,
     ) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker)?;
@@ -79,7 +87,17 @@ impl Loader {
             linker,
             cache: Arc::new(cache),
             sandbox,
+            policy: ArcSwap::from_pointee(policy),
         })
+    }
+
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// Components loaded from now on are checked against `policy`.
+    pub fn set_policy(&self, policy: Policy) {
+        self.policy.store(Arc::new(policy));
     }
 
     /// Loads the component in `path` from bytes already read.
@@ -89,6 +107,12 @@ impl Loader {
             .map(|n| n.to_string_lossy().into())
             .unwrap_or_else(|| path.to_string_lossy().into());
         let digest = sha256_hex(&wasm);
+        // Before compiling: a component the policy refuses costs nothing.
+        let grant = self
+            .policy
+            .load()
+            .grant(&file, &digest)
+            .map_err(LoadError::Policy)?;
         let (engine, cache, key) = (self.engine.clone(), self.cache.clone(), digest.clone());
         let (component, origin) =
             tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))
@@ -107,7 +131,7 @@ impl Loader {
             .and_then(|pre| self.sandbox.prepare(pre))
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
 
-        let defs = self.sandbox.list_tools(&pre, &file).await?;
+        let defs = self.sandbox.list_tools(&pre, &file, &grant).await?;
         let tools = tooldef::validate(defs)?;
         Ok(LoadedComponent {
             file,
@@ -116,6 +140,7 @@ impl Loader {
             tools,
             pre,
             origin,
+            grant,
         })
     }
 }

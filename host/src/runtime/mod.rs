@@ -5,6 +5,7 @@
 //! - [`cache`]: compiled code on disk, keyed by content hash and engine.
 //! - [`contract`]: refuses components built against another WIT version.
 //! - [`tooldef`]: validates what a component says its tools are.
+//! - [`policy`]: the operator's grants: imports, limits, pinned digests.
 //! - [`loader`]: file -> compiled, linked, validated [`loader::LoadedComponent`].
 //! - [`sandbox`]: one fresh `Store` per call, errors made plain.
 //! - [`registry`]: the live tool catalogue, swapped atomically.
@@ -15,6 +16,7 @@ pub mod contract;
 pub mod engine;
 pub mod limits;
 pub mod loader;
+pub mod policy;
 pub mod registry;
 pub mod sandbox;
 pub mod tooldef;

@@ -48,6 +48,11 @@ impl Catalog {
         &self.tools
     }
 
+    /// Every loaded component, in file order.
+    pub fn components(&self) -> impl Iterator<Item = &Arc<LoadedComponent>> {
+        self.by_file.values()
+    }
+
     pub fn component(&self, path: &Path) -> Option<&Arc<LoadedComponent>> {
         self.by_file.get(path)
     }

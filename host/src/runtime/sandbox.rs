@@ -10,9 +10,11 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::limits::{CallLimiter, SandboxLimits};
+use super::loader::LoadedComponent;
+use super::policy::Grant;
 use crate::bindings::ToolComponentPre;
 use crate::bindings::exports::zava::mcp::tool::{ToolDef, ToolError, ToolOutput};
-use crate::capabilities::database::DatabaseCtx;
+use crate::capabilities::database::{DatabaseCtx, QueryRecord};
 use crate::capabilities::embeddings::EmbeddingsCtx;
 use crate::capabilities::{HostState, caller::CallerCtx, wasi::WasiState};
 use crate::db::caller::CallerDb;
@@ -37,6 +39,27 @@ pub enum CallError {
     Crashed(String),
     #[error("the server is running as many tool calls as it allows; retry shortly")]
     Busy,
+}
+
+impl CallError {
+    /// A short, stable name for logs, metrics and the audit trail.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidArguments(_) => "invalid_arguments",
+            Self::Failed(_) => "tool_error",
+            Self::Deadline(_) => "deadline",
+            Self::OutOfMemory(_) => "out_of_memory",
+            Self::Crashed(_) => "crashed",
+            Self::Busy => "busy",
+        }
+    }
+}
+
+/// What one call produced, and what it did on the way (for the audit log).
+pub struct CallReport {
+    pub result: Result<ToolOutput, CallError>,
+    pub queries: Vec<QueryRecord>,
+    pub embedded_texts: u32,
 }
 
 /// Raised from the epoch callback when a call runs past its deadline.
@@ -77,31 +100,38 @@ impl Sandbox {
         &self.limits
     }
 
-    /// Calls `tool` of `component` with JSON `arguments` as `caller`.
+    /// Calls `tool` of `component` with JSON `arguments` as `caller`, under
+    /// the limits and imports the component's policy grant allows.
     pub async fn call_tool(
         &self,
-        pre: &ToolComponentPre<HostState>,
-        component: &Arc<str>,
+        component: &LoadedComponent,
         tool: &str,
         arguments: &str,
         caller: &Identity,
-    ) -> Result<ToolOutput, CallError> {
-        let mut store = self.new_store(component, tool, Some(caller));
+    ) -> CallReport {
+        let grant = &component.grant;
+        let mut store = self.new_store(&component.file, tool, Some(caller), grant);
         let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
+            let instance = component.pre.instantiate_async(&mut store).await?;
             instance
                 .zava_mcp_tool()
                 .call_call_tool(&mut store, tool, arguments)
                 .await
         };
-        match tokio::time::timeout(self.limits.deadline + BACKSTOP_GRACE, run).await {
-            Err(_elapsed) => Err(CallError::Deadline(self.limits.deadline)),
+        let result = match tokio::time::timeout(grant.deadline + BACKSTOP_GRACE, run).await {
+            Err(_elapsed) => Err(CallError::Deadline(grant.deadline)),
             Ok(Ok(Ok(output))) => Ok(output),
             Ok(Ok(Err(ToolError::InvalidArguments(message)))) => {
                 Err(CallError::InvalidArguments(message))
             }
             Ok(Ok(Err(ToolError::Failed(message)))) => Err(CallError::Failed(message)),
-            Ok(Err(error)) => Err(self.classify(&error, &store)),
+            Ok(Err(error)) => Err(self.classify(&error, &store, grant)),
+        };
+        let state = store.data_mut();
+        CallReport {
+            result,
+            queries: std::mem::take(&mut state.database.records),
+            embedded_texts: state.embeddings.texts,
         }
     }
 
@@ -110,16 +140,17 @@ impl Sandbox {
         &self,
         pre: &ToolComponentPre<HostState>,
         component: &Arc<str>,
+        grant: &Grant,
     ) -> Result<Vec<ToolDef>, CallError> {
-        let mut store = self.new_store(component, "list-tools", None);
+        let mut store = self.new_store(component, "list-tools", None, grant);
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.zava_mcp_tool().call_list_tools(&mut store).await
         };
-        match tokio::time::timeout(self.limits.deadline + BACKSTOP_GRACE, run).await {
-            Err(_elapsed) => Err(CallError::Deadline(self.limits.deadline)),
+        match tokio::time::timeout(grant.deadline + BACKSTOP_GRACE, run).await {
+            Err(_elapsed) => Err(CallError::Deadline(grant.deadline)),
             Ok(Ok(defs)) => Ok(defs),
-            Ok(Err(error)) => Err(self.classify(&error, &store)),
+            Ok(Err(error)) => Err(self.classify(&error, &store, grant)),
         }
     }
 
@@ -138,6 +169,7 @@ impl Sandbox {
         component: &Arc<str>,
         tool: &str,
         caller: Option<&Identity>,
+        grant: &Grant,
     ) -> Store<HostState> {
         let state = HostState {
             caller: CallerCtx {
@@ -145,16 +177,21 @@ impl Sandbox {
                 component: component.clone(),
                 tool: tool.into(),
             },
-            database: DatabaseCtx::new(self.db.clone(), caller.map(|c| c.subject)),
-            embeddings: EmbeddingsCtx::new(self.embeddings.clone()),
+            database: DatabaseCtx::new(self.db.clone(), caller.map(|c| c.subject)).granted(
+                grant.database,
+                component,
+                grant.max_rows,
+            ),
+            embeddings: EmbeddingsCtx::new(self.embeddings.clone())
+                .granted(grant.embeddings, component),
             wasi: WasiState::new(component),
-            limiter: CallLimiter::new(self.limits.memory_bytes),
+            limiter: CallLimiter::new(grant.memory_bytes),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Every epoch tick the guest yields to tokio (a busy loop cannot hog a
         // worker thread) and the deadline is checked.
-        let deadline = Instant::now() + self.limits.deadline;
+        let deadline = Instant::now() + grant.deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
@@ -167,12 +204,17 @@ impl Sandbox {
     }
 
     /// Turns a wasmtime error into something a caller can read.
-    fn classify(&self, error: &wasmtime::Error, store: &Store<HostState>) -> CallError {
+    fn classify(
+        &self,
+        error: &wasmtime::Error,
+        store: &Store<HostState>,
+        grant: &Grant,
+    ) -> CallError {
         if error.is::<DeadlineExceeded>() {
-            return CallError::Deadline(self.limits.deadline);
+            return CallError::Deadline(grant.deadline);
         }
         if store.data().limiter.memory_refused {
-            return CallError::OutOfMemory(self.limits.memory_bytes);
+            return CallError::OutOfMemory(grant.memory_bytes);
         }
         let chain = format!("{error:#}");
         if chain.contains("concurrent instance limit") || chain.contains("maximum concurrent") {

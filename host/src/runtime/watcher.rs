@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::cache::Origin;
 use super::cache::sha256_hex;
 use super::loader::Loader;
+use super::policy::{Ceilings, Policy};
 use super::registry::Registry;
 
 /// How long to let a burst of file events settle before scanning.
@@ -41,6 +42,14 @@ pub struct Watcher {
     registry: Arc<Registry>,
     poll: Duration,
     seen: HashMap<PathBuf, Seen>,
+    policy: Option<PolicyFile>,
+}
+
+/// The operator's policy file, re-read when it changes.
+struct PolicyFile {
+    path: PathBuf,
+    ceilings: Ceilings,
+    seen: Option<Fingerprint>,
 }
 
 /// Summary of one scan, for logs and tests.
@@ -59,7 +68,20 @@ impl Watcher {
             registry,
             poll,
             seen: HashMap::new(),
+            policy: None,
         }
+    }
+
+    /// Watches the policy file at `path` too (the loader already holds the
+    /// policy read from it at start-up).
+    pub fn with_policy_file(mut self, path: PathBuf, ceilings: Ceilings) -> Self {
+        let seen = fingerprint(&path);
+        self.policy = Some(PolicyFile {
+            path,
+            ceilings,
+            seen,
+        });
+        self
     }
 
     /// Runs until `cancel` fires: scans on file events and on every poll tick.
@@ -95,6 +117,7 @@ impl Watcher {
     /// Brings the registry in line with the folder once.
     pub async fn scan(&mut self) -> ScanReport {
         let mut report = ScanReport::default();
+        report.removed += self.check_policy();
         let present = match list_wasm_files(&self.dir) {
             Ok(files) => files,
             Err(error) => {
@@ -193,6 +216,54 @@ impl Watcher {
         }
     }
 
+    /// Re-reads the policy file if it changed. A new policy judges every
+    /// component again: those it refuses are removed at once, the others are
+    /// reloaded under their new grants by the scan that follows. Returns how
+    /// many components were removed.
+    fn check_policy(&mut self) -> usize {
+        let Some(file) = &mut self.policy else {
+            return 0;
+        };
+        let now = fingerprint(&file.path);
+        if now == file.seen {
+            return 0;
+        }
+        file.seen = now;
+        let policy = match Policy::read(&file.path, file.ceilings) {
+            Ok(Some(policy)) => policy,
+            Ok(None) => {
+                if !self.loader.policy().is_open() {
+                    tracing::error!(file = %file.path.display(), "component policy file removed; the last policy stays in force (restart to run without one)");
+                }
+                return 0;
+            }
+            Err(error) => {
+                tracing::error!("component policy rejected, the one in force stays: {error}");
+                return 0;
+            }
+        };
+        if *self.loader.policy() == policy {
+            return 0;
+        }
+        tracing::info!(
+            file = %file.path.display(),
+            components = policy.listed(),
+            "component policy changed; judging every component again"
+        );
+        let mut removed = 0;
+        for component in self.registry.snapshot().components() {
+            if let Err(reason) = policy.grant(&component.file, &component.digest) {
+                if self.registry.remove(&component.path) {
+                    removed += 1;
+                    tracing::warn!(file = %component.file, "component removed: {reason}");
+                }
+            }
+        }
+        self.loader.set_policy(policy);
+        self.seen.clear();
+        removed
+    }
+
     fn reject(&mut self, path: &Path, fingerprint: Fingerprint, digest: String, reason: &str) {
         let keeps = match self.registry.snapshot().component(path) {
             Some(old) => format!(
@@ -223,6 +294,15 @@ fn display_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+/// Size and modification time of `path`, `None` if it does not exist.
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(Fingerprint {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
 }
 
 /// `*.wasm` regular files directly in `dir` (hidden files are skipped, so a

@@ -87,6 +87,11 @@ pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
             argv.extend(["--embeddings".into(), "none".into()]);
         }
     }
+    // Audit lines on stdout would flood the test output; the audit tests
+    // name a file.
+    if !extra.contains(&"--audit-log") {
+        argv.extend(["--audit-log".into(), "off".into()]);
+    }
     argv.extend(extra.iter().map(|s| s.to_string()));
     match Cli::parse_from(argv).command {
         Sub::Serve(args) => args,
@@ -101,8 +106,21 @@ impl TestServer {
     }
 
     pub async fn start_with(components: &[&str], extra: &[&str]) -> Self {
+        Self::start_with_files(components, &[], extra).await
+    }
+
+    /// Like [`TestServer::start_with`], with `files` (name, text) written
+    /// into the components folder first (e.g. `policy.toml`).
+    pub async fn start_with_files(
+        components: &[&str],
+        files: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Self {
         mcp_host::embeddings::remote::tls_init();
         let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
         for name in components {
             std::fs::copy(fixture(name), dir.path().join(format!("{name}.wasm"))).unwrap();
         }

@@ -1,0 +1,269 @@
+//! The audit trail: one JSON line per tool call, saying who called what,
+//! as which store, which component (by digest) answered, which SQL shapes
+//! ran, how many rows left the database, how long it took and how it ended.
+//!
+//! What it never holds: tokens, secrets, SQL literals or results. The SQL a
+//! call ran is reduced to libpg_query's fingerprint and its normalised text
+//! (constants replaced by `$n`, comments removed) on the writer thread, so
+//! the request path pays only for a channel send.
+//!
+//! Lines go to stdout (the container's log stream) or to a file, written by
+//! one thread; calls wait for room in a bounded queue rather than losing
+//! records when the writer falls behind.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::capabilities::database::QueryRecord;
+use crate::identity::{Identity, Scope};
+
+/// Records waiting for the writer before callers are made to wait.
+const QUEUE: usize = 4096;
+
+/// Where audit lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditTarget {
+    Stdout,
+    File(PathBuf),
+    Off,
+}
+
+impl std::str::FromStr for AuditTarget {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "-" | "stdout" => Self::Stdout,
+            "off" | "none" => Self::Off,
+            "" => return Err("empty audit log target".into()),
+            path => Self::File(PathBuf::from(path)),
+        })
+    }
+}
+
+/// How a call ended, as the audit trail and metrics name it.
+pub type Outcome = &'static str;
+
+/// One tool call, as the handler saw it.
+pub struct CallAudit {
+    pub at: SystemTime,
+    pub caller: Identity,
+    pub tool: String,
+    /// File and sha256 of the component that served it (none if refused
+    /// before a component was chosen).
+    pub component: Option<(Arc<str>, String)>,
+    pub queries: Vec<QueryRecord>,
+    pub embedded_texts: u32,
+    pub duration: Duration,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone)]
+pub struct AuditLog {
+    queue: Option<mpsc::Sender<CallAudit>>,
+}
+
+impl AuditLog {
+    /// Starts the writer for `target`.
+    pub fn start(target: &AuditTarget) -> std::io::Result<Self> {
+        let mut out: Box<dyn Write + Send> = match target {
+            AuditTarget::Off => return Ok(Self { queue: None }),
+            AuditTarget::Stdout => Box::new(std::io::stdout()),
+            AuditTarget::File(path) => {
+                let mut options = std::fs::OpenOptions::new();
+                options.create(true).append(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                Box::new(options.open(path)?)
+            }
+        };
+        let (tx, mut rx) = mpsc::channel::<CallAudit>(QUEUE);
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || {
+                while let Some(record) = rx.blocking_recv() {
+                    write_line(&mut out, &record);
+                    while let Ok(record) = rx.try_recv() {
+                        write_line(&mut out, &record);
+                    }
+                    if let Err(error) = out.flush() {
+                        tracing::error!(%error, "cannot write the audit log");
+                    }
+                }
+            })?;
+        Ok(Self { queue: Some(tx) })
+    }
+
+    pub fn disabled() -> Self {
+        Self { queue: None }
+    }
+
+    pub async fn record(&self, record: CallAudit) {
+        if let Some(queue) = &self.queue
+            && queue.send(record).await.is_err()
+        {
+            tracing::error!("the audit writer has stopped; a tool call went unrecorded");
+        }
+    }
+}
+
+fn write_line(out: &mut dyn Write, record: &CallAudit) {
+    let line = serde_json::to_string(&Line::from(record)).unwrap_or_default();
+    if let Err(error) = writeln!(out, "{line}") {
+        tracing::error!(%error, "cannot write the audit log");
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: String,
+    event: &'static str,
+    principal: &'a str,
+    subject: String,
+    scope: String,
+    tool: &'a str,
+    component: Option<&'a str>,
+    component_sha256: Option<&'a str>,
+    outcome: Outcome,
+    duration_ms: f64,
+    rows: u64,
+    truncated: bool,
+    embedded_texts: u32,
+    queries: Vec<QueryLine>,
+}
+
+#[derive(Serialize)]
+struct QueryLine {
+    /// libpg_query fingerprint: equal for the same shape of statement.
+    fingerprint: Option<String>,
+    /// The statement with constants as `$n` and no comments; `None` when
+    /// it does not parse (its text is then withheld entirely).
+    sql: Option<String>,
+    rows: u64,
+    truncated: bool,
+    duration_ms: f64,
+    outcome: &'static str,
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn scope_text(scope: Scope) -> String {
+    match scope {
+        Scope::HeadOffice => "head-office".into(),
+        Scope::Store(id) => format!("store:{id}"),
+        Scope::Unassigned => "unassigned".into(),
+    }
+}
+
+impl<'a> From<&'a CallAudit> for Line<'a> {
+    fn from(record: &'a CallAudit) -> Self {
+        let queries: Vec<QueryLine> = record
+            .queries
+            .iter()
+            .map(|q| {
+                let (fingerprint, sql) = shape_of(&q.sql);
+                QueryLine {
+                    fingerprint,
+                    sql,
+                    rows: q.rows,
+                    truncated: q.truncated,
+                    duration_ms: millis(q.elapsed),
+                    outcome: q.outcome,
+                }
+            })
+            .collect();
+        Line {
+            ts: time::OffsetDateTime::from(record.at)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            event: "tool_call",
+            principal: &record.caller.principal,
+            subject: record.caller.subject.to_string(),
+            scope: scope_text(record.caller.scope),
+            tool: &record.tool,
+            component: record.component.as_ref().map(|(file, _)| &**file),
+            component_sha256: record.component.as_ref().map(|(_, d)| d.as_str()),
+            outcome: record.outcome,
+            duration_ms: millis(record.duration),
+            rows: queries.iter().map(|q| q.rows).sum(),
+            truncated: queries.iter().any(|q| q.truncated),
+            embedded_texts: record.embedded_texts,
+            queries,
+        }
+    }
+}
+
+/// Fingerprint and literal-free text of `sql`, or nothing if it does not
+/// parse (then even its shape could hold a secret).
+pub fn shape_of(sql: &str) -> (Option<String>, Option<String>) {
+    let Ok(fingerprint) = pg_query::fingerprint(sql, 0, 0) else {
+        return (None, None);
+    };
+    let normalized = pg_query::normalize(sql)
+        .ok()
+        .and_then(|text| without_comments(&text));
+    (Some(fingerprint.hex), normalized)
+}
+
+/// `text` without its comments (normalisation keeps them, and a comment can
+/// say anything), whitespace runs collapsed.
+fn without_comments(text: &str) -> Option<String> {
+    use pg_query::protobuf::Token;
+    let scanned = pg_query::scan(text).ok()?;
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0usize;
+    for token in &scanned.tokens {
+        let is_comment =
+            token.token == Token::SqlComment as i32 || token.token == Token::CComment as i32;
+        if is_comment {
+            let (start, end) = (token.start as usize, token.end as usize);
+            out.push_str(text.get(last..start)?);
+            out.push(' ');
+            last = end;
+        }
+    }
+    out.push_str(text.get(last..)?);
+    Some(out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_comments_never_survive() {
+        let (fp, sql) = shape_of(
+            "SELECT name /* key=hunter2 */ FROM retail.customers -- pw: s3cret\n WHERE email = 'ceo@zava.example' AND id > 42",
+        );
+        let sql = sql.unwrap();
+        assert_eq!(
+            sql,
+            "SELECT name FROM retail.customers WHERE email = $1 AND id > $2"
+        );
+        for secret in ["hunter2", "s3cret", "ceo@zava", "42"] {
+            assert!(!sql.contains(secret), "{sql}");
+        }
+        let (fp2, _) = shape_of("SELECT name FROM retail.customers WHERE email = 'x' AND id > 1");
+        assert_eq!(fp, fp2, "same shape, same fingerprint");
+    }
+
+    #[test]
+    fn unparseable_sql_is_withheld() {
+        assert_eq!(shape_of("SELEC 'my password' FROM"), (None, None));
+    }
+
+    #[test]
+    fn dollar_quoted_and_typed_literals_are_replaced_too() {
+        let (_, sql) = shape_of("SELECT $$secret$$, date '2024-01-01', E'\\x41', 3.14, B'101'");
+        let sql = sql.unwrap();
+        for secret in ["secret", "2024", "x41", "3.14", "101"] {
+            assert!(!sql.contains(secret), "{sql}");
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The operator's component policy: which component may use which import,
+//! under which limits, and optionally exactly which bytes it must be.
+//!
+//! ```toml
+//! # components/policy.toml
+//! [components.sales_sql]          # the file's name without `.wasm`
+//! imports = ["database"]          # of: database, embeddings
+//! deadline = "10s"                # each at most the host's flag
+//! memory_mib = 32
+//! max_rows = 1000
+//! sha256 = "9f2c..."              # refuse any other bytes under this name
+//! ```
+//!
+//! Without a policy file every component may use every import under the
+//! host's limits (development). Once a file exists, a component it does not
+//! list is refused: deny by default. The host's flags stay the ceiling; a
+//! policy can only narrow them, never widen them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Host-wide limits, from the command line; the most a policy may grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ceilings {
+    pub deadline: Duration,
+    pub memory_bytes: usize,
+    pub max_rows: u32,
+}
+
+impl Ceilings {
+    /// The sandbox's limits, with the database's row cap.
+    pub fn new(limits: &crate::runtime::limits::SandboxLimits, max_rows: u32) -> Self {
+        Self {
+            deadline: limits.deadline,
+            memory_bytes: limits.memory_bytes,
+            max_rows,
+        }
+    }
+}
+
+/// What one component is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub database: bool,
+    pub embeddings: bool,
+    pub deadline: Duration,
+    pub memory_bytes: usize,
+    pub max_rows: u32,
+}
+
+impl Grant {
+    /// Everything, at the host's limits (no policy file).
+    pub fn everything(ceilings: &Ceilings) -> Self {
+        Self {
+            database: true,
+            embeddings: true,
+            deadline: ceilings.deadline,
+            memory_bytes: ceilings.memory_bytes,
+            max_rows: ceilings.max_rows,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    grant: Grant,
+    sha256: Option<String>,
+}
+
+/// The policy in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    ceilings: Ceilings,
+    /// `None`: no policy file, everything is allowed.
+    components: Option<BTreeMap<String, Entry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    components: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntry {
+    #[serde(default)]
+    imports: Vec<String>,
+    deadline: Option<String>,
+    memory_mib: Option<usize>,
+    max_rows: Option<u32>,
+    sha256: Option<String>,
+}
+
+impl Policy {
+    /// No policy file: every component may use everything.
+    pub fn open(ceilings: Ceilings) -> Self {
+        Self {
+            ceilings,
+            components: None,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.components.is_none()
+    }
+
+    /// Components the policy lists (0 when there is no file).
+    pub fn listed(&self) -> usize {
+        self.components.as_ref().map_or(0, BTreeMap::len)
+    }
+
+    /// Reads `path`; `Ok(None)` when there is no such file.
+    pub fn read(path: &Path, ceilings: Ceilings) -> Result<Option<Self>, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, ceilings)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+        }
+    }
+
+    pub fn parse(text: &str, ceilings: Ceilings) -> Result<Self, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut components = BTreeMap::new();
+        for (name, entry) in file.components {
+            let entry =
+                Self::entry(&entry, &ceilings).map_err(|e| format!("[components.{name}]: {e}"))?;
+            components.insert(name, entry);
+        }
+        Ok(Self {
+            ceilings,
+            components: Some(components),
+        })
+    }
+
+    fn entry(entry: &FileEntry, ceilings: &Ceilings) -> Result<Entry, String> {
+        let mut grant = Grant {
+            database: false,
+            embeddings: false,
+            ..Grant::everything(ceilings)
+        };
+        for import in &entry.imports {
+            match import.as_str() {
+                "database" => grant.database = true,
+                "embeddings" => grant.embeddings = true,
+                other => {
+                    return Err(format!(
+                        "unknown import `{other}` (grantable: database, embeddings)"
+                    ));
+                }
+            }
+        }
+        if let Some(text) = &entry.deadline {
+            let deadline =
+                humantime::parse_duration(text).map_err(|e| format!("deadline `{text}`: {e}"))?;
+            if deadline.is_zero() || deadline > ceilings.deadline {
+                return Err(format!(
+                    "deadline {text} must be positive and at most the host's --call-timeout ({})",
+                    humantime::format_duration(ceilings.deadline)
+                ));
+            }
+            grant.deadline = deadline;
+        }
+        if let Some(mib) = entry.memory_mib {
+            let bytes = mib.checked_shl(20).unwrap_or(usize::MAX);
+            if mib == 0 || bytes > ceilings.memory_bytes {
+                return Err(format!(
+                    "memory_mib {mib} must be positive and at most the host's --memory-limit-mib ({})",
+                    ceilings.memory_bytes >> 20
+                ));
+            }
+            grant.memory_bytes = bytes;
+        }
+        if let Some(rows) = entry.max_rows {
+            if rows == 0 || rows > ceilings.max_rows {
+                return Err(format!(
+                    "max_rows {rows} must be positive and at most the host's --max-rows ({})",
+                    ceilings.max_rows
+                ));
+            }
+            grant.max_rows = rows;
+        }
+        let sha256 = match &entry.sha256 {
+            Some(hex) => {
+                let hex = hex.trim().to_ascii_lowercase();
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err("sha256 must be 64 hex digits".into());
+                }
+                Some(hex)
+            }
+            None => None,
+        };
+        Ok(Entry { grant, sha256 })
+    }
+
+    /// What the component in file `file` (e.g. `sales_sql.wasm`) with these
+    /// bytes' `digest` may do, or why it may not be loaded at all.
+    pub fn grant(&self, file: &str, digest: &str) -> Result<Grant, String> {
+        let Some(components) = &self.components else {
+            return Ok(Grant::everything(&self.ceilings));
+        };
+        let name = file.strip_suffix(".wasm").unwrap_or(file);
+        let entry = components.get(name).ok_or_else(|| {
+            format!(
+                "the component policy does not list `{name}` (add [components.{name}] to allow it)"
+            )
+        })?;
+        if let Some(pinned) = &entry.sha256
+            && pinned != digest
+        {
+            return Err(format!(
+                "its sha256 is {digest}, but the component policy pins `{name}` to {pinned}; \
+                 refusing bytes the operator did not approve"
+            ));
+        }
+        Ok(entry.grant.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CEILINGS: Ceilings = Ceilings {
+        deadline: Duration::from_secs(30),
+        memory_bytes: 64 << 20,
+        max_rows: 10_000,
+    };
+    const DIGEST: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    #[test]
+    fn no_file_allows_everything_at_the_host_limits() {
+        let policy = Policy::open(CEILINGS);
+        assert_eq!(
+            policy.grant("x.wasm", DIGEST),
+            Ok(Grant::everything(&CEILINGS))
+        );
+    }
+
+    #[test]
+    fn listed_components_get_what_is_written_and_others_are_refused() {
+        let policy = Policy::parse(
+            r#"
+            [components.sales_sql]
+            imports = ["database"]
+            deadline = "5s"
+            memory_mib = 16
+            max_rows = 100
+
+            [components.get_current_utc_date]
+            "#,
+            CEILINGS,
+        )
+        .unwrap();
+        let sql = policy.grant("sales_sql.wasm", DIGEST).unwrap();
+        assert!(sql.database && !sql.embeddings);
+        assert_eq!(sql.deadline, Duration::from_secs(5));
+        assert_eq!(sql.memory_bytes, 16 << 20);
+        assert_eq!(sql.max_rows, 100);
+        let date = policy.grant("get_current_utc_date.wasm", DIGEST).unwrap();
+        assert!(!date.database && !date.embeddings);
+        assert_eq!(date.deadline, CEILINGS.deadline);
+        let refused = policy.grant("semantic_search.wasm", DIGEST).unwrap_err();
+        assert!(
+            refused.contains("does not list `semantic_search`"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn pinned_digest_must_match() {
+        let policy = Policy::parse(
+            &format!("[components.t]\nsha256 = \"{}\"\n", DIGEST.to_uppercase()),
+            CEILINGS,
+        )
+        .unwrap();
+        assert!(policy.grant("t.wasm", DIGEST).is_ok());
+        let other = "b".repeat(64);
+        let refused = policy.grant("t.wasm", &other).unwrap_err();
+        assert!(refused.contains("pins `t`"), "{refused}");
+    }
+
+    #[test]
+    fn a_policy_cannot_widen_the_host_limits_or_invent_imports() {
+        for bad in [
+            "[components.t]\nimports = [\"filesystem\"]",
+            "[components.t]\ndeadline = \"1h\"",
+            "[components.t]\ndeadline = \"0s\"",
+            "[components.t]\nmemory_mib = 4096",
+            "[components.t]\nmax_rows = 1000000",
+            "[components.t]\nsha256 = \"abc\"",
+            "[components.t]\nimport = [\"database\"]",
+            "[component.t]",
+        ] {
+            assert!(Policy::parse(bad, CEILINGS).is_err(), "{bad}");
+        }
+    }
+}

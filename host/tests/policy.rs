@@ -26,7 +26,10 @@ async fn an_import_the_policy_withholds_fails_the_call_clearly() {
     .await;
     let client = server.client(HEAD_OFFICE).await;
     let result = client
-        .call("execute_sales_query", json!({"postgresql_query": "SELECT 1"}))
+        .call(
+            "execute_sales_query",
+            json!({"postgresql_query": "SELECT 1"}),
+        )
         .await;
     assert!(is_error(&result));
     let text = text_of(&result);
@@ -35,7 +38,9 @@ async fn an_import_the_policy_withholds_fails_the_call_clearly() {
         "{text}"
     );
     // Components that need no import are unaffected.
-    assert!(!is_error(&client.call("get_current_utc_date", json!({})).await));
+    assert!(!is_error(
+        &client.call("get_current_utc_date", json!({})).await
+    ));
 
     // Granting it takes effect without a restart: the call now reaches the
     // database layer (none is configured in this test, and it says so).
@@ -46,7 +51,10 @@ async fn an_import_the_policy_withholds_fails_the_call_clearly() {
     let mut last = String::new();
     for _ in 0..100 {
         let result = client
-            .call("execute_sales_query", json!({"postgresql_query": "SELECT 1"}))
+            .call(
+                "execute_sales_query",
+                json!({"postgresql_query": "SELECT 1"}),
+            )
             .await;
         last = text_of(&result);
         if last.contains("no database is configured") {
@@ -104,12 +112,9 @@ async fn a_pinned_digest_refuses_other_bytes() {
         "[components.get_current_utc_date]\nsha256 = \"{date}\"\n\n[components.probe]\nsha256 = \"{}\"\n",
         "0".repeat(64)
     );
-    let server = TestServer::start_with_files(
-        &["get_current_utc_date"],
-        &[("policy.toml", &policy)],
-        &[],
-    )
-    .await;
+    let server =
+        TestServer::start_with_files(&["get_current_utc_date"], &[("policy.toml", &policy)], &[])
+            .await;
     assert_eq!(server.tool_names(), vec!["get_current_utc_date"]);
     // `probe.wasm` is listed, but pinned to other bytes: refused.
     server.install("probe_v1", "probe.wasm");
@@ -133,9 +138,17 @@ async fn per_component_limits_narrow_the_host_limits() {
     .await;
     let client = server.client(HEAD_OFFICE).await;
     let memory = client.call("hostile_memory", json!({})).await;
-    assert!(text_of(&memory).contains("16 MiB memory limit"), "{}", text_of(&memory));
+    assert!(
+        text_of(&memory).contains("16 MiB memory limit"),
+        "{}",
+        text_of(&memory)
+    );
     let looping = client.call("hostile_loop", json!({})).await;
-    assert!(text_of(&looping).contains("1 s limit"), "{}", text_of(&looping));
+    assert!(
+        text_of(&looping).contains("1 s limit"),
+        "{}",
+        text_of(&looping)
+    );
     server.stop().await;
 }
 

@@ -37,6 +37,8 @@ for manifest in components/*/Cargo.toml; do
   install_if_changed "$out/$name.wasm" "$dist/$name.wasm"
   install_if_changed "$out/$name.wasm" "$fixtures/$name.wasm"
 done
+# The operator's component policy travels with the components.
+install_if_changed components/policy.toml "$dist/policy.toml"
 for f in hostile wrong_version clash; do
   install_if_changed "$out/fixture_$f.wasm" "$fixtures/$f.wasm"
 done

@@ -242,6 +242,14 @@ fn component_policy(args: &ServeArgs) -> anyhow::Result<Policy> {
 /// Starts the server described by `args` and returns once it listens.
 pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     args.validate().map_err(anyhow::Error::msg)?;
+    if args.identity == IdentityMode::DevHeader && !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %args.listen,
+            "UNSAFE: --identity dev-header on a network address: anyone who can reach this port \
+             can claim to be any store manager or head office by sending a header. \
+             Use --identity entra beyond your own machine."
+        );
+    }
     crate::embeddings::remote::tls_init();
     let embeddings = embeddings(&args).await?;
     let database = database(&args, embeddings.as_deref()).await?;
@@ -254,6 +262,15 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     );
     let cache = CompiledCache::new(args.cache_dir(), &engine);
     let policy = component_policy(&args)?;
+    let policy_summary = if policy.is_open() {
+        "none (every component may use every import)".to_string()
+    } else {
+        format!(
+            "{} ({} components)",
+            args.policy_path().display(),
+            policy.listed()
+        )
+    };
     let loader = Arc::new(
         Loader::new(engine, cache, sandbox.clone(), policy)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?,
@@ -322,6 +339,13 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         tools = registry.snapshot().tools().len(),
         deadline = ?limits.deadline,
         memory_mib = limits.memory_bytes >> 20,
+        policy = %policy_summary,
+        audit = ?args.audit_log,
+        per_caller = %format!(
+            "{} concurrent, {}",
+            args.identity_max_concurrent,
+            args.identity_rate.0.map_or("no rate limit".to_string(), |r| r.to_string())
+        ),
         "mcp-host listening"
     );
     let shutdown = cancel.clone();

@@ -252,11 +252,11 @@ impl Watcher {
         );
         let mut removed = 0;
         for component in self.registry.snapshot().components() {
-            if let Err(reason) = policy.grant(&component.file, &component.digest) {
-                if self.registry.remove(&component.path) {
-                    removed += 1;
-                    tracing::warn!(file = %component.file, "component removed: {reason}");
-                }
+            if let Err(reason) = policy.grant(&component.file, &component.digest)
+                && self.registry.remove(&component.path)
+            {
+                removed += 1;
+                tracing::warn!(file = %component.file, "component removed: {reason}");
             }
         }
         self.loader.set_policy(policy);

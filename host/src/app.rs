@@ -299,6 +299,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     tokio::spawn(sessions.clone().forward_changes(registry.clone()));
 
     let authenticator = authenticator(&args, database.db.as_ref())?;
+    tokio::spawn({
+        let authenticator = authenticator.clone();
+        async move { authenticator.warm_up().await }
+    });
     let guard = Guard {
         allowed_hosts: args.allowed_hosts(),
         allowed_origins: args.allowed_origins(),

@@ -45,6 +45,8 @@ pub enum MigrateError {
     },
     #[error("{step}: {message}")]
     Step { step: String, message: String },
+    #[error("refusing to continue: {0}")]
+    Unsafe(String),
 }
 
 fn step(name: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> MigrateError {
@@ -291,6 +293,15 @@ async fn ensure_roles(
     query_password: Option<&str>,
     is_superuser: bool,
 ) -> Result<(), MigrateError> {
+    // Since PostgreSQL 16 only a superuser may even restate SUPERUSER,
+    // REPLICATION or BYPASSRLS (managed servers such as Azure's give the
+    // admin CREATEROLE, not SUPERUSER); roles it creates lack them anyway,
+    // and they are verified below either way.
+    let attributes = if is_superuser {
+        "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT"
+    } else {
+        "NOCREATEDB NOCREATEROLE NOINHERIT"
+    };
     client
         .batch_execute(&format!(
             "DO $$ BEGIN
@@ -301,12 +312,35 @@ async fn ensure_roles(
                  CREATE ROLE {QUERY_ROLE} LOGIN;
                END IF;
              END $$;
-             ALTER ROLE {QUERY_ROLE} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
+             ALTER ROLE {QUERY_ROLE} {attributes};
              ALTER ROLE {QUERY_ROLE} SET default_transaction_read_only = on;
              ALTER ROLE {QUERY_ROLE} SET statement_timeout = '30s';"
         ))
         .await
         .map_err(step("creating roles"))?;
+    // Checked rather than trusted: a role created earlier by someone else
+    // may carry powers a non-superuser cannot take away.
+    let powers: Vec<&str> = {
+        let row = client
+            .query_one(
+                "SELECT rolsuper, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = $1",
+                &[&QUERY_ROLE],
+            )
+            .await
+            .map_err(step("checking the query role"))?;
+        ["SUPERUSER", "REPLICATION", "BYPASSRLS"]
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| row.get::<_, bool>(*i))
+            .map(|(_, name)| name)
+            .collect()
+    };
+    if !powers.is_empty() {
+        return Err(MigrateError::Unsafe(format!(
+            "the role {QUERY_ROLE} has {}; a superuser must remove that before it may serve queries",
+            powers.join(", ")
+        )));
+    }
     // Non-superuser administrators (managed PostgreSQL) need membership in
     // the owner role to create objects as it.
     if !is_superuser {
@@ -315,12 +349,20 @@ async fn ensure_roles(
             .await
             .map_err(step("granting the owner role to the admin"))?;
     }
-    client
-        .batch_execute(&format!(
-            "ALTER ROLE {QUERY_ROLE} SET temp_file_limit = '1GB'"
-        ))
-        .await
-        .map_err(step("limiting the query role's temporary files"))?;
+    // temp_file_limit is a superuser setting; on managed servers set it as
+    // a server parameter instead (infra/ does, for Azure).
+    if is_superuser {
+        client
+            .batch_execute(&format!(
+                "ALTER ROLE {QUERY_ROLE} SET temp_file_limit = '1GB'"
+            ))
+            .await
+            .map_err(step("limiting the query role's temporary files"))?;
+    } else {
+        tracing::warn!(
+            "not a superuser: cannot set temp_file_limit for {QUERY_ROLE}; set it as a server parameter"
+        );
+    }
     if let Some(password) = query_password {
         let statement: String = client
             .query_one(

@@ -136,7 +136,17 @@ impl DbArgs {
                 )?;
                 check_secret(&rls_secret)?;
                 let query = match (query, &admin) {
-                    (Some(query), _) => query,
+                    // A query URL without a password takes MCP_QUERY_PASSWORD
+                    // (so the password can live in a secret store, apart
+                    // from the URL).
+                    (Some(mut query), _) => {
+                        if query.get_password().is_none()
+                            && let Some(password) = &self.query_password
+                        {
+                            query.password(password.as_bytes());
+                        }
+                        query
+                    }
                     (None, Some(admin)) => {
                         let mut query = admin.clone();
                         query.user(QUERY_ROLE);
@@ -232,4 +242,51 @@ pub fn describe(config: &Config) -> String {
         config.get_user().unwrap_or("?"),
         config.get_dbname().unwrap_or("?")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        db: DbArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Resolved {
+        crate::embeddings::remote::tls_init();
+        let mut argv = vec!["t"];
+        argv.extend_from_slice(args);
+        let Ok(resolved) = Cli::parse_from(argv).db.resolve() else {
+            panic!("resolves");
+        };
+        resolved
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_query_url_without_password_takes_the_query_password() {
+        let resolved = resolve(&[
+            "--query-database-url",
+            "postgres://zava_query@db.example.com/zava?sslmode=require",
+            "--query-password",
+            "from-key-vault",
+            "--rls-secret",
+            SECRET,
+        ]);
+        assert_eq!(resolved.query.get_password(), Some(&b"from-key-vault"[..]));
+        // A password in the URL wins.
+        let resolved = resolve(&[
+            "--query-database-url",
+            "postgres://zava_query:in-url@db.example.com/zava",
+            "--query-password",
+            "from-key-vault",
+            "--rls-secret",
+            SECRET,
+        ]);
+        assert_eq!(resolved.query.get_password(), Some(&b"in-url"[..]));
+    }
 }

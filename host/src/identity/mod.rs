@@ -95,6 +95,9 @@ pub trait Authenticator: Send + Sync + 'static {
         None
     }
 
+    /// Prepares what the first request would otherwise wait for.
+    async fn warm_up(&self) {}
+
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthError>;
 }
 

@@ -69,6 +69,18 @@ impl Jwks {
         })
     }
 
+    /// Fetches the key set now (at start-up, so the first caller does not
+    /// wait and a misconfigured tenant shows in the log at once).
+    pub async fn prefetch(&self) -> Result<usize, String> {
+        let _one_fetch = self.fetching.lock().await;
+        let keys = self.fetch().await?;
+        let count = keys.len();
+        let mut cached = self.cached.write().await;
+        cached.keys = keys;
+        cached.fetched = Some(Instant::now());
+        Ok(count)
+    }
+
     /// The key with id `kid`, fetching the set when it is unknown or old.
     pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
         if let Some(key) = self.fresh(kid).await {

@@ -357,6 +357,16 @@ impl Authenticator for EntraAuthenticator {
         }))
     }
 
+    async fn warm_up(&self) {
+        match self.jwks.prefetch().await {
+            Ok(keys) => tracing::info!(keys, "fetched the tenant's token-signing keys"),
+            Err(error) => tracing::error!(
+                %error,
+                "cannot fetch the tenant's token-signing keys; callers get 503 until it works"
+            ),
+        }
+    }
+
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
         let token = bearer(headers)?;
         let claims = self.verify(token).await?;

@@ -84,9 +84,14 @@ async fn refusals_are_401_with_a_challenge_that_leads_to_sign_in() {
         }
         claims
     };
-    let mut bad_signature = entra::token(&good);
-    let last = bad_signature.pop().unwrap();
-    bad_signature.push(if last == 'A' { 'B' } else { 'A' });
+    // Flip one character inside the signature (the last one may carry only
+    // padding bits, which decoders ignore).
+    let bad_signature = {
+        let token = entra::token(&good);
+        let at = token.len() - 20;
+        let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
+        format!("{}{flipped}{}", &token[..at], &token[at + 1..])
+    };
     let header = |alg: &str| {
         use std::io::Write;
         let json = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{KEY_ID}"}}"#);

@@ -135,6 +135,14 @@ async fn over_http(fixtures: &Path) {
         "--no-database",
         "--embeddings",
         "none",
+        // The raw call path; `benches/governance.rs` measures what audit
+        // and per-caller limits add.
+        "--audit-log",
+        "off",
+        "--identity-rate",
+        "off",
+        "--identity-max-concurrent",
+        "0",
     ];
     let Sub::Serve(args) = Cli::parse_from(argv).command else {
         unreachable!("parsed a serve command line")

@@ -22,9 +22,10 @@ use crate::identity::{
 };
 use crate::mcp::guard::Guard;
 use crate::mcp::handler::ToolServer;
-use crate::mcp::http::{HttpOptions, router};
+use crate::mcp::http::{HttpOptions, MetricsSource, router};
 use crate::mcp::rate_limit::CallerLimits;
 use crate::mcp::sessions::Sessions;
+use crate::metrics::Metrics;
 use crate::runtime::cache::CompiledCache;
 use crate::runtime::loader::Loader;
 use crate::runtime::policy::Policy;
@@ -277,6 +278,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     );
     let registry = Arc::new(Registry::default());
     let sessions = Arc::new(Sessions::default());
+    let metrics = Arc::new(Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
     let cancel = CancellationToken::new();
 
@@ -292,7 +294,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         registry.clone(),
         args.poll_interval,
     )
-    .with_policy_file(args.policy_path(), args.ceilings());
+    .with_policy_file(args.policy_path(), args.ceilings())
+    .with_metrics(metrics.clone());
     let report = watcher.scan().await;
     ready.store(true, Ordering::Release);
     tokio::spawn(watcher.run(cancel.clone()));
@@ -309,6 +312,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         authenticator: authenticator.clone(),
         sessions: Default::default(),
         public_url: args.public_url.clone(),
+        metrics: metrics.clone(),
     };
     let audit = AuditLog::start(&args.audit_log)
         .with_context(|| format!("cannot open the audit log {:?}", args.audit_log))?;
@@ -317,7 +321,33 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             args.identity_max_concurrent,
             args.identity_rate.0,
         ))
-        .with_audit(audit);
+        .with_audit(audit)
+        .with_metrics(metrics.clone());
+    let metrics_source = MetricsSource {
+        metrics,
+        sessions: sessions.clone(),
+        db: database.db.clone(),
+    };
+    let metrics_at = match args.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+            let addr = listener.local_addr()?;
+            let app = metrics_source.clone().router();
+            let shutdown = cancel.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the /metrics listener stopped");
+                }
+            });
+            format!("http://{addr}/metrics")
+        }
+        None => "/metrics on the main listener".to_string(),
+    };
     let app = router(
         server,
         ready,
@@ -325,6 +355,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             guard,
             max_body_bytes: args.max_body_bytes,
             cancel: cancel.clone(),
+            metrics_route: args
+                .metrics_listen
+                .is_none()
+                .then(|| metrics_source.clone()),
         },
     );
     let listener = TcpListener::bind(args.listen)
@@ -344,6 +378,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         deadline = ?limits.deadline,
         memory_mib = limits.memory_bytes >> 20,
         policy = %policy_summary,
+        metrics = %metrics_at,
         audit = ?args.audit_log,
         per_caller = %format!(
             "{} concurrent, {}",

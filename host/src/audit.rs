@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::capabilities::database::QueryRecord;
-use crate::identity::{Identity, Scope};
+use crate::identity::Identity;
 
 /// Records waiting for the writer before callers are made to wait.
 const QUEUE: usize = 4096;
@@ -153,14 +153,6 @@ fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-fn scope_text(scope: Scope) -> String {
-    match scope {
-        Scope::HeadOffice => "head-office".into(),
-        Scope::Store(id) => format!("store:{id}"),
-        Scope::Unassigned => "unassigned".into(),
-    }
-}
-
 impl<'a> From<&'a CallAudit> for Line<'a> {
     fn from(record: &'a CallAudit) -> Self {
         let queries: Vec<QueryLine> = record
@@ -185,7 +177,7 @@ impl<'a> From<&'a CallAudit> for Line<'a> {
             event: "tool_call",
             principal: &record.caller.principal,
             subject: record.caller.subject.to_string(),
-            scope: scope_text(record.caller.scope),
+            scope: record.caller.scope.label(),
             tool: &record.tool,
             component: record.component.as_ref().map(|(file, _)| &**file),
             component_sha256: record.component.as_ref().map(|(_, d)| d.as_str()),

@@ -182,6 +182,11 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_POLICY_FILE")]
     pub policy: Option<PathBuf>,
 
+    /// Serve Prometheus `/metrics` on this address instead of the main
+    /// listener (keep it off a public ingress).
+    #[arg(long, env = "MCP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Audit trail, one JSON line per tool call: `-` (stdout), a file path
     /// (appended), or `off`.
     #[arg(long, env = "MCP_AUDIT_LOG", default_value = "-")]

@@ -13,6 +13,8 @@
 //!   OpenAI-compatible) and `mcp-host embed`.
 //! - [`mcp`]: the MCP protocol handler (rmcp) and its HTTP front (axum).
 //! - [`audit`]: one JSON line per tool call (who, what, which SQL shapes).
+//! - [`metrics`]: Prometheus series at `/metrics`; [`telemetry`]: logs and
+//!   OTLP traces.
 //! - [`app`]: wiring it all together for `mcp-host serve`.
 
 pub mod app;
@@ -23,8 +25,10 @@ pub mod db;
 pub mod embeddings;
 pub mod identity;
 pub mod mcp;
+pub mod metrics;
 pub mod runtime;
 pub mod seed;
+pub mod telemetry;
 
 /// The generated bindings for `wit/zava-mcp.wit`.
 pub mod bindings {

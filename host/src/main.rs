@@ -1,20 +1,8 @@
 use anyhow::Context;
 use clap::Parser;
-use mcp_host::config::{Cli, Command, EmbedArgs, LogFormat, MigrateArgs, SeedArgs};
+use mcp_host::config::{Cli, Command, EmbedArgs, MigrateArgs, SeedArgs};
 use mcp_host::db::migrate;
 use mcp_host::db::settings::DbArgs;
-use tracing_subscriber::EnvFilter;
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Pretty => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     // candle (the local embedding model) sizes its thread pool from
@@ -27,16 +15,20 @@ fn main() -> anyhow::Result<()> {
         // environment concurrently.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", cores.to_string()) };
     }
-    tokio::runtime::Builder::new_multi_thread()
+    let cli = Cli::parse();
+    // Outside the async runtime: the OTLP exporter's blocking HTTP client
+    // must be created and dropped where blocking is allowed.
+    let telemetry = mcp_host::telemetry::init(cli.log_format);
+    let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(run())
+        .block_on(run(cli));
+    drop(telemetry);
+    outcome
 }
 
-async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let server = mcp_host::app::start(args).await?;

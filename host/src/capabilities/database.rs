@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
 use uuid::Uuid;
 use wasmtime::component::{HasData, Linker};
 
@@ -107,8 +108,15 @@ impl database::Host for DatabaseCtx {
             )));
         }
         let started = Instant::now();
+        let span = tracing::info_span!(
+            "db.query",
+            db.system = "postgresql",
+            rows = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
         let result = db
             .query(caller, &sql, &params, max_rows.min(self.max_rows))
+            .instrument(span.clone())
             .await;
         let (rows, truncated, outcome) = match &result {
             Ok(set) => (set.rows.len() as u64, set.truncated, "ok"),
@@ -117,6 +125,8 @@ impl database::Host for DatabaseCtx {
             Err(DbError::Failed(_)) => (0, false, "failed"),
             Err(DbError::Unavailable(_)) => (0, false, "unavailable"),
         };
+        span.record("rows", rows);
+        span.record("outcome", outcome);
         self.records.push(QueryRecord {
             sql,
             rows,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
 use wasmtime::component::{HasData, Linker};
 
 use super::HostState;
@@ -17,6 +18,8 @@ pub struct EmbeddingsCtx {
     denied: Option<Arc<str>>,
     /// Texts embedded during this call, for the audit log.
     pub texts: u32,
+    /// Time spent waiting for the provider during this call.
+    pub elapsed: std::time::Duration,
 }
 
 impl EmbeddingsCtx {
@@ -25,6 +28,7 @@ impl EmbeddingsCtx {
             embeddings,
             denied: None,
             texts: 0,
+            elapsed: std::time::Duration::ZERO,
         }
     }
 
@@ -78,6 +82,14 @@ impl embeddings::Host for EmbeddingsCtx {
             ));
         }
         self.texts += texts.len() as u32;
-        provider.embed(&texts).await.map_err(|e| e.to_string())
+        let span = tracing::info_span!("embeddings.embed", texts = texts.len());
+        let started = std::time::Instant::now();
+        let result = provider
+            .embed(&texts)
+            .instrument(span)
+            .await
+            .map_err(|e| e.to_string());
+        self.elapsed += started.elapsed();
+        result
     }
 }

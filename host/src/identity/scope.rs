@@ -12,6 +12,18 @@ pub enum Scope {
     Unassigned,
 }
 
+impl Scope {
+    /// `head-office`, `store:<id>` or `unassigned`, as logs, traces and the
+    /// audit trail name it.
+    pub fn label(&self) -> String {
+        match self {
+            Self::HeadOffice => "head-office".into(),
+            Self::Store(id) => format!("store:{id}"),
+            Self::Unassigned => "unassigned".into(),
+        }
+    }
+}
+
 /// Maps an RLS user id to its scope.
 #[async_trait::async_trait]
 pub trait ScopeResolver: Send + Sync + 'static {

@@ -19,6 +19,7 @@ use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use super::jsonrpc;
 use super::session_owners::{Ownership, SessionOwners};
 use crate::identity::{AuthError, PublicBase, SharedAuthenticator};
+use crate::metrics::{Metrics, StatusLabel};
 
 pub struct Guard {
     pub allowed_hosts: Vec<String>,
@@ -27,6 +28,7 @@ pub struct Guard {
     pub sessions: SessionOwners,
     /// `--public-url`; without it, URLs are built from the request.
     pub public_url: Option<String>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Guard {
@@ -54,6 +56,12 @@ impl Guard {
 
     /// The answer to a request without a usable identity.
     fn refuse(&self, error: &AuthError, headers: &HeaderMap) -> Response {
+        self.metrics
+            .auth_refusals
+            .get_or_create(&StatusLabel {
+                status: error.status().as_u16().to_string(),
+            })
+            .inc();
         let mut response = jsonrpc::error_response(
             error.status(),
             None,

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::Instrument;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
@@ -18,6 +20,7 @@ use super::sessions::Sessions;
 use crate::audit::{AuditLog, CallAudit};
 use crate::capabilities::database::QueryRecord;
 use crate::identity::Identity;
+use crate::metrics::{Metrics, OutcomeLabel};
 use crate::runtime::loader::LoadedComponent;
 use crate::runtime::registry::Registry;
 use crate::runtime::sandbox::{CallReport, Sandbox};
@@ -27,6 +30,9 @@ const MAX_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 
 const INSTRUCTIONS: &str = "Tools over the Zava retail data. Every call runs as the \
 caller identified by this connection: store managers see their store only, head office sees all.";
+
+/// The `tool` label of calls naming no loaded tool (labels stay bounded).
+const UNKNOWN_TOOL: &str = "(unknown)";
 
 /// JSON-RPC error code of a call refused by the per-caller limits (in the
 /// range JSON-RPC leaves to servers; 429 as a mnemonic).
@@ -39,6 +45,7 @@ pub struct ToolServer {
     sessions: Arc<Sessions>,
     limits: Arc<CallerLimits>,
     audit: AuditLog,
+    metrics: Arc<Metrics>,
 }
 
 impl ToolServer {
@@ -49,6 +56,43 @@ impl ToolServer {
             sessions,
             limits: CallerLimits::new(0, None),
             audit: AuditLog::disabled(),
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Counts a finished call and what it did.
+    fn observe(&self, tool: &str, outcome: &str, elapsed: Duration, report: Option<&CallReport>) {
+        self.metrics.call(tool, outcome, elapsed);
+        let Some(report) = report else { return };
+        if !report.instantiate.is_zero() {
+            self.metrics
+                .instantiate_seconds
+                .observe(report.instantiate.as_secs_f64());
+        }
+        for query in &report.queries {
+            self.metrics
+                .db_queries
+                .get_or_create(&OutcomeLabel {
+                    outcome: query.outcome.to_string(),
+                })
+                .inc();
+            self.metrics
+                .db_query_seconds
+                .observe(query.elapsed.as_secs_f64());
+            self.metrics.db_rows.inc_by(query.rows);
+        }
+        if report.embedded_texts > 0 {
+            self.metrics
+                .embedding_seconds
+                .observe(report.embedding_time.as_secs_f64());
+            self.metrics
+                .embedded_texts
+                .inc_by(report.embedded_texts.into());
         }
     }
 
@@ -140,6 +184,12 @@ impl ServerHandler for ToolServer {
             Ok(permit) => permit,
             Err(refusal) => {
                 tracing::warn!(principal = %caller.principal, tool, %refusal, "tool call refused");
+                let label = if self.registry.snapshot().component_for(&tool).is_some() {
+                    tool.as_str()
+                } else {
+                    UNKNOWN_TOOL
+                };
+                self.observe(label, "rate_limited", started.elapsed(), None);
                 self.audit
                     .record(audit(None, Vec::new(), 0, "rate_limited"))
                     .await;
@@ -151,6 +201,7 @@ impl ServerHandler for ToolServer {
         };
         let catalog = self.registry.snapshot();
         let Some(component) = catalog.component_for(&tool).cloned() else {
+            self.observe(UNKNOWN_TOOL, "unknown_tool", started.elapsed(), None);
             self.audit
                 .record(audit(None, Vec::new(), 0, "unknown_tool"))
                 .await;
@@ -163,15 +214,21 @@ impl ServerHandler for ToolServer {
         let arguments =
             serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
         let spec = component.tools.iter().find(|t| t.name == tool);
-        let CallReport {
-            result,
-            queries,
-            embedded_texts,
-        } = self
+        let span = tracing::info_span!(
+            "tool_call",
+            otel.name = %format!("tools/call {tool}"),
+            tool = %tool,
+            component = %component.file,
+            component.sha256 = %component.digest,
+            scope = %caller.scope.label(),
+            outcome = tracing::field::Empty,
+        );
+        let report = self
             .sandbox
             .call_tool(&component, &tool, &arguments, &caller)
+            .instrument(span.clone())
             .await;
-        let (result, outcome_label) = match result {
+        let (result, outcome_label) = match &report.result {
             Ok(output) => {
                 let structured = match output.structured.as_deref().map(serde_json::from_str) {
                     None => Ok(None),
@@ -191,7 +248,7 @@ impl ServerHandler for ToolServer {
                     ),
                     (Ok(value), _) => {
                         let mut result =
-                            CallToolResult::success(vec![ContentBlock::text(output.text)]);
+                            CallToolResult::success(vec![ContentBlock::text(output.text.clone())]);
                         result.structured_content = value;
                         (result, "ok")
                     }
@@ -199,19 +256,21 @@ impl ServerHandler for ToolServer {
             }
             Err(error) => (error_result(error.to_string()), error.kind()),
         };
-        tracing::info!(
-            tool,
-            component = &*component.file,
-            scope = ?caller.scope,
-            outcome = outcome_label,
-            us = started.elapsed().as_micros() as u64,
-            "tool call"
-        );
+        let elapsed = started.elapsed();
+        span.record("outcome", outcome_label);
+        span.in_scope(|| {
+            tracing::info!(
+                outcome = outcome_label,
+                us = elapsed.as_micros() as u64,
+                "tool call"
+            )
+        });
+        self.observe(&tool, outcome_label, elapsed, Some(&report));
         self.audit
             .record(audit(
                 Some(&component),
-                queries,
-                embedded_texts,
+                report.queries,
+                report.embedded_texts,
                 outcome_label,
             ))
             .await;

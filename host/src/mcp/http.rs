@@ -19,11 +19,55 @@ use tokio_util::sync::CancellationToken;
 use super::guard::{Guard, guard};
 use super::handler::ToolServer;
 use super::jsonrpc::check_body;
+use super::sessions::Sessions;
+use crate::db::caller::CallerDb;
+use crate::metrics::Metrics;
 
 pub struct HttpOptions {
     pub guard: Guard,
     pub max_body_bytes: usize,
     pub cancel: CancellationToken,
+    /// Serve `/metrics` on this router (else it has its own listener).
+    pub metrics_route: Option<MetricsSource>,
+}
+
+/// What `/metrics` reports: the counters, plus states read at scrape time.
+#[derive(Clone)]
+pub struct MetricsSource {
+    pub metrics: Arc<Metrics>,
+    pub sessions: Arc<Sessions>,
+    pub db: Option<Arc<CallerDb>>,
+}
+
+impl MetricsSource {
+    fn render(&self) -> String {
+        self.metrics.sessions.set(self.sessions.count() as i64);
+        if let Some(db) = &self.db {
+            let status = db.pool_status();
+            self.metrics.pool("open", status.size as i64);
+            self.metrics.pool("idle", status.available as i64);
+            self.metrics.pool("waiting", status.waiting as i64);
+        }
+        self.metrics.encode()
+    }
+
+    /// A router with only `/metrics`, for a separate listener.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/metrics", get(metrics))
+            .with_state(self)
+    }
+}
+
+async fn metrics(State(source): State<MetricsSource>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        source.render(),
+    )
+        .into_response()
 }
 
 pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) -> Router {
@@ -60,12 +104,16 @@ pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) 
             get(resource_metadata),
         )
         .with_state(guard_state);
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(ready)
         .merge(mcp_routes)
-        .merge(metadata_routes)
+        .merge(metadata_routes);
+    match options.metrics_route {
+        Some(source) => router.merge(source.router()),
+        None => router,
+    }
 }
 
 /// OAuth 2.0 Protected Resource Metadata, when the identity mode signs

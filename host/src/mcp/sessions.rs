@@ -19,6 +19,13 @@ impl Sessions {
         peers.push(peer);
     }
 
+    /// Sessions whose transport is still open.
+    pub fn count(&self) -> usize {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|p| !p.is_transport_closed());
+        peers.len()
+    }
+
     /// Tells every open session that the tool list changed.
     pub async fn notify_tool_list_changed(&self) {
         let peers: Vec<_> = {

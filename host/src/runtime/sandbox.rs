@@ -60,6 +60,10 @@ pub struct CallReport {
     pub result: Result<ToolOutput, CallError>,
     pub queries: Vec<QueryRecord>,
     pub embedded_texts: u32,
+    /// Time spent waiting for the embeddings provider.
+    pub embedding_time: Duration,
+    /// Time to instantiate the component (zero if that failed).
+    pub instantiate: Duration,
 }
 
 /// Raised from the epoch callback when a call runs past its deadline.
@@ -111,8 +115,11 @@ impl Sandbox {
     ) -> CallReport {
         let grant = &component.grant;
         let mut store = self.new_store(&component.file, tool, Some(caller), grant);
+        let mut instantiate = Duration::ZERO;
         let run = async {
+            let started = Instant::now();
             let instance = component.pre.instantiate_async(&mut store).await?;
+            instantiate = started.elapsed();
             instance
                 .zava_mcp_tool()
                 .call_call_tool(&mut store, tool, arguments)
@@ -132,6 +139,8 @@ impl Sandbox {
             result,
             queries: std::mem::take(&mut state.database.records),
             embedded_texts: state.embeddings.texts,
+            embedding_time: state.embeddings.elapsed,
+            instantiate,
         }
     }
 

@@ -20,6 +20,7 @@ use super::cache::sha256_hex;
 use super::loader::Loader;
 use super::policy::{Ceilings, Policy};
 use super::registry::Registry;
+use crate::metrics::Metrics;
 
 /// How long to let a burst of file events settle before scanning.
 const SETTLE: Duration = Duration::from_millis(50);
@@ -43,6 +44,7 @@ pub struct Watcher {
     poll: Duration,
     seen: HashMap<PathBuf, Seen>,
     policy: Option<PolicyFile>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// The operator's policy file, re-read when it changes.
@@ -69,7 +71,13 @@ impl Watcher {
             poll,
             seen: HashMap::new(),
             policy: None,
+            metrics: None,
         }
+    }
+
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Watches the policy file at `path` too (the loader already holds the
@@ -116,6 +124,19 @@ impl Watcher {
 
     /// Brings the registry in line with the folder once.
     pub async fn scan(&mut self) -> ScanReport {
+        let report = self.scan_folder().await;
+        if let Some(metrics) = &self.metrics {
+            metrics.component_load("loaded", report.loaded);
+            metrics.component_load("rejected", report.rejected);
+            metrics.component_load("removed", report.removed);
+            metrics
+                .tools
+                .set(self.registry.snapshot().tools().len() as i64);
+        }
+        report
+    }
+
+    async fn scan_folder(&mut self) -> ScanReport {
         let mut report = ScanReport::default();
         report.removed += self.check_policy();
         let present = match list_wasm_files(&self.dir) {

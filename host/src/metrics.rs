@@ -1,0 +1,250 @@
+//! Prometheus metrics, served at `/metrics` (OpenMetrics text).
+//!
+//! One [`Metrics`] per server, shared by the parts that count: the MCP
+//! handler (calls, latency, what each call did in the database and the
+//! embeddings provider, instantiation time), the watcher (loads, rejections,
+//! removals), the guard (refused identities). Gauges that describe a state
+//! (pool, sessions, tools, memory) are read when scraped.
+//!
+//! Labels are bounded: `tool` is a loaded tool's name or `(unknown)`, never
+//! whatever a client sent.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub tool: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolLabel {
+    pub tool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: String,
+}
+
+/// Buckets from 100 µs to ~6.5 s, doubling.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub tool_calls: Family<CallLabels, Counter>,
+    pub tool_call_seconds: Family<ToolLabel, Histogram, fn() -> Histogram>,
+    pub instantiate_seconds: Histogram,
+    pub db_queries: Family<OutcomeLabel, Counter>,
+    pub db_query_seconds: Histogram,
+    pub db_rows: Counter,
+    pub embedding_seconds: Histogram,
+    pub embedded_texts: Counter,
+    pub component_loads: Family<OutcomeLabel, Counter>,
+    pub auth_refusals: Family<StatusLabel, Counter>,
+    pub pool_connections: Family<StateLabel, Gauge>,
+    pub sessions: Gauge,
+    pub tools: Gauge,
+    pub resident_memory_bytes: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("mcp");
+        let tool_calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "tool_calls",
+            "Tool calls by tool and outcome (ok, tool_error, deadline, rate_limited, ...)",
+            tool_calls.clone(),
+        );
+        let tool_call_seconds =
+            Family::<ToolLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency);
+        registry.register(
+            "tool_call_duration_seconds",
+            "Wall time of a tool call in the host (sandbox, imports, output checks)",
+            tool_call_seconds.clone(),
+        );
+        let instantiate_seconds = latency();
+        registry.register(
+            "component_instantiation_duration_seconds",
+            "Time to instantiate a component for one call (fresh instance per call)",
+            instantiate_seconds.clone(),
+        );
+        let db_queries = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "db_queries",
+            "Queries run for tool calls, by outcome",
+            db_queries.clone(),
+        );
+        let db_query_seconds = latency();
+        registry.register(
+            "db_query_duration_seconds",
+            "Time of one caller query (transaction, RLS, statement, rows)",
+            db_query_seconds.clone(),
+        );
+        let db_rows = Counter::default();
+        registry.register("db_rows", "Rows returned to components", db_rows.clone());
+        let embedding_seconds = latency();
+        registry.register(
+            "embedding_duration_seconds",
+            "Time components spent waiting for embeddings, per call that asked",
+            embedding_seconds.clone(),
+        );
+        let embedded_texts = Counter::default();
+        registry.register(
+            "embedded_texts",
+            "Texts embedded for components",
+            embedded_texts.clone(),
+        );
+        let component_loads = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "component_loads",
+            "Component (re)loads by outcome (loaded, rejected, removed)",
+            component_loads.clone(),
+        );
+        let auth_refusals = Family::<StatusLabel, Counter>::default();
+        registry.register(
+            "auth_refusals",
+            "Requests refused for their identity, by HTTP status",
+            auth_refusals.clone(),
+        );
+        let pool_connections = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Query-role connections: open, idle and callers waiting for one",
+            pool_connections.clone(),
+        );
+        let sessions = Gauge::default();
+        registry.register("sessions", "Open MCP sessions", sessions.clone());
+        let tools = Gauge::default();
+        registry.register("tools", "Tools currently served", tools.clone());
+        let resident_memory_bytes = Gauge::default();
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the host process",
+            resident_memory_bytes.clone(),
+        );
+        Self {
+            registry,
+            tool_calls,
+            tool_call_seconds,
+            instantiate_seconds,
+            db_queries,
+            db_query_seconds,
+            db_rows,
+            embedding_seconds,
+            embedded_texts,
+            component_loads,
+            auth_refusals,
+            pool_connections,
+            sessions,
+            tools,
+            resident_memory_bytes,
+        }
+    }
+
+    pub fn call(&self, tool: &str, outcome: &str, elapsed: Duration) {
+        self.tool_calls
+            .get_or_create(&CallLabels {
+                tool: tool.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.tool_call_seconds
+            .get_or_create(&ToolLabel {
+                tool: tool.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn component_load(&self, outcome: &str, count: usize) {
+        if count > 0 {
+            self.component_loads
+                .get_or_create(&OutcomeLabel {
+                    outcome: outcome.to_string(),
+                })
+                .inc_by(count as u64);
+        }
+    }
+
+    pub fn pool(&self, state: &str, value: i64) {
+        self.pool_connections
+            .get_or_create(&StateLabel {
+                state: state.to_string(),
+            })
+            .set(value);
+    }
+
+    /// The OpenMetrics text of every series.
+    pub fn encode(&self) -> String {
+        if let Some(rss) = resident_memory() {
+            self.resident_memory_bytes.set(rss as i64);
+        }
+        let mut out = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(%error, "cannot encode the metrics");
+        }
+        out
+    }
+}
+
+/// Resident set size from `/proc/self/statm` (Linux), in bytes.
+pub fn resident_memory() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_named_and_move() {
+        let metrics = Metrics::new();
+        metrics.call("get_current_utc_date", "ok", Duration::from_millis(2));
+        metrics.component_load("loaded", 3);
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"mcp_tool_calls_total{tool="get_current_utc_date",outcome="ok"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("mcp_tool_call_duration_seconds_bucket"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"mcp_component_loads_total{outcome="loaded"} 3"#),
+            "{text}"
+        );
+        assert!(text.contains("mcp_process_resident_memory_bytes"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

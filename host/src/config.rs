@@ -23,6 +23,11 @@ use crate::runtime::policy::Ceilings;
     about = "MCP server whose tools are sandboxed WebAssembly components"
 )]
 pub struct Cli {
+    /// TOML file of settings keyed by flag name (`[serve]`, `[migrate]`, ...
+    /// tables for one command); flags and environment variables win over it.
+    #[arg(long, env = "MCP_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, env = "MCP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     pub log_format: LogFormat,

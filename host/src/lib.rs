@@ -1,7 +1,8 @@
 //! `mcp-host`: an MCP server whose tools are sandboxed WebAssembly components.
 //!
 //! Reading order:
-//! - [`config`]: every knob, one typed struct per subcommand.
+//! - [`config`]: every knob, one typed struct per subcommand;
+//!   [`config_file`]: the same knobs from a TOML file.
 //! - [`identity`]: who is calling (Entra ID tokens, or the dev header).
 //! - [`runtime`]: wasmtime engine, component loading, the per-call sandbox, the
 //!   tool registry and the folder watcher that hot-swaps components.
@@ -21,6 +22,7 @@ pub mod app;
 pub mod audit;
 pub mod capabilities;
 pub mod config;
+pub mod config_file;
 pub mod db;
 pub mod embeddings;
 pub mod identity;

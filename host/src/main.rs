@@ -15,7 +15,14 @@ fn main() -> anyhow::Result<()> {
         // environment concurrently.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", cores.to_string()) };
     }
-    let cli = Cli::parse();
+    let argv = match mcp_host::config_file::apply(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     // Outside the async runtime: the OTLP exporter's blocking HTTP client
     // must be created and dropped where blocking is allowed.
     let telemetry = mcp_host::telemetry::init(cli.log_format);

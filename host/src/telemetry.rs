@@ -101,7 +101,15 @@ pub fn init(format: LogFormat) -> Telemetry {
             "exporting traces over OTLP"
         ),
         (None, Some(error)) => tracing::error!("{error}; traces are not exported"),
-        (None, None) => {}
+        (None, None) => {
+            if std::env::var_os("APPLICATIONINSIGHTS_CONNECTION_STRING").is_some() {
+                tracing::warn!(
+                    "APPLICATIONINSIGHTS_CONNECTION_STRING is set but no OTLP endpoint: this host \
+                     exports traces over OTLP; point OTEL_EXPORTER_OTLP_ENDPOINT at a collector or \
+                     Azure Container Apps' managed OpenTelemetry agent routed to Application Insights"
+                );
+            }
+        }
     }
     Telemetry { provider }
 }

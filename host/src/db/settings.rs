@@ -175,27 +175,33 @@ impl DbArgs {
         if let Some(url) = &self.database_url {
             return parse(url, "DATABASE_URL").map(Some);
         }
-        // The classic sample's variables.
-        let Ok(host) = std::env::var("POSTGRES_HOST") else {
+        // The classic sample's variables (it spells host and port
+        // POSTGRES_DB_HOST / POSTGRES_DB_PORT; the postgres image's
+        // convention is POSTGRES_HOST / POSTGRES_PORT: both are read).
+        let var = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok());
+        let Some(host) = var(&["POSTGRES_HOST", "POSTGRES_DB_HOST"]) else {
             return Ok(None);
         };
         let mut config = Config::new();
-        config.host(&host);
-        if let Ok(port) = std::env::var("POSTGRES_PORT") {
+        config.host(host.trim_matches(['"', '\'']));
+        if let Some(port) = var(&["POSTGRES_PORT", "POSTGRES_DB_PORT"]) {
             config.port(
-                port.parse()
+                port.trim_matches(['"', '\''])
+                    .parse()
                     .map_err(|_| format!("POSTGRES_PORT {port:?} is not a port"))?,
             );
         }
-        config.dbname(std::env::var("POSTGRES_DB").as_deref().unwrap_or("zava"));
-        config.user(
-            std::env::var("POSTGRES_USER")
-                .as_deref()
-                .unwrap_or("postgres"),
-        );
-        if let Ok(password) = std::env::var("POSTGRES_PASSWORD") {
+        config.dbname(var(&["POSTGRES_DB"]).as_deref().unwrap_or("zava"));
+        config.user(var(&["POSTGRES_USER"]).as_deref().unwrap_or("postgres"));
+        if let Some(password) = var(&["POSTGRES_PASSWORD"]) {
             config.password(password);
         }
+        config.application_name(
+            var(&["POSTGRES_APPLICATION_NAME"])
+                .as_deref()
+                .unwrap_or("mcp-host"),
+        );
+        config.connect_timeout(Duration::from_secs(10));
         Ok(Some(config))
     }
 }

@@ -230,6 +230,12 @@ fn component_policy(args: &ServeArgs) -> anyhow::Result<Policy> {
             );
             Ok(policy)
         }
+        // A policy the operator named must exist: a typo or a volume mounted
+        // over it must not silently open everything up.
+        None if args.policy.is_some() => Err(anyhow::anyhow!(
+            "the component policy {} does not exist (named by --policy / MCP_POLICY_FILE)",
+            path.display()
+        )),
         None => {
             tracing::warn!(
                 file = %path.display(),

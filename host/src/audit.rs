@@ -78,7 +78,11 @@ impl AuditLog {
                 options.create(true).append(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                Box::new(options.open(path)?)
+                let file = options.open(path)?;
+                // `mode` applies to a new file only; tighten an existing one.
+                #[cfg(unix)]
+                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+                Box::new(file)
             }
         };
         let (tx, mut rx) = mpsc::channel::<CallAudit>(QUEUE);
@@ -159,7 +163,7 @@ impl<'a> From<&'a CallAudit> for Line<'a> {
             .queries
             .iter()
             .map(|q| {
-                let (fingerprint, sql) = shape_of(&q.sql);
+                let (fingerprint, sql) = q.sql.as_deref().map_or((None, None), shape_of);
                 QueryLine {
                     fingerprint,
                     sql,
@@ -203,22 +207,33 @@ pub fn shape_of(sql: &str) -> (Option<String>, Option<String>) {
     (Some(fingerprint.hex), normalized)
 }
 
-/// `text` without its comments (normalisation keeps them, and a comment can
-/// say anything), whitespace runs collapsed.
+/// `text` without comments (normalisation keeps them, and a comment can say
+/// anything) and without any constant normalisation left behind (libpg_query
+/// does not rewrite every statement kind, e.g. the body of a PREPARE, nor
+/// ORDER BY positions or type modifiers): those become `?`. Whitespace runs
+/// are collapsed.
 fn without_comments(text: &str) -> Option<String> {
     use pg_query::protobuf::Token;
     let scanned = pg_query::scan(text).ok()?;
     let mut out = String::with_capacity(text.len());
     let mut last = 0usize;
     for token in &scanned.tokens {
-        let is_comment =
-            token.token == Token::SqlComment as i32 || token.token == Token::CComment as i32;
-        if is_comment {
-            let (start, end) = (token.start as usize, token.end as usize);
-            out.push_str(text.get(last..start)?);
-            out.push(' ');
-            last = end;
-        }
+        let replacement = match Token::try_from(token.token) {
+            Ok(Token::SqlComment | Token::CComment) => " ",
+            Ok(
+                Token::Sconst
+                | Token::Usconst
+                | Token::Iconst
+                | Token::Fconst
+                | Token::Bconst
+                | Token::Xconst,
+            ) => "?",
+            _ => continue,
+        };
+        let (start, end) = (token.start as usize, token.end as usize);
+        out.push_str(text.get(last..start)?);
+        out.push_str(replacement);
+        last = end;
     }
     out.push_str(text.get(last..)?);
     Some(out.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -243,6 +258,23 @@ mod tests {
         }
         let (fp2, _) = shape_of("SELECT name FROM retail.customers WHERE email = 'x' AND id > 1");
         assert_eq!(fp, fp2, "same shape, same fingerprint");
+    }
+
+    #[test]
+    fn literals_normalisation_skips_are_caught_too() {
+        for sql in [
+            "PREPARE p AS SELECT * FROM retail.customers WHERE email = 'ceo@zava.example'",
+            "SELECT 'ceo@zava.example'::varchar(31337) ORDER BY 31337",
+            "COMMENT ON TABLE t IS 'ceo@zava.example'",
+            "SELECT U&'ceo@zava.example', X'31337', 1.31337e5",
+        ] {
+            let (_, shape) = shape_of(sql);
+            let shape = shape.unwrap();
+            assert!(
+                !shape.contains("ceo@zava") && !shape.contains("31337"),
+                "{shape}"
+            );
+        }
     }
 
     #[test]

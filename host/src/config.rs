@@ -53,6 +53,24 @@ pub enum Command {
     /// Embed every product's name and description with the configured model
     /// (idempotent, resumable; a new model replaces the old one's vectors).
     Embed(EmbedArgs),
+    /// Exit 0 if the server answers `/healthz` (for container health checks:
+    /// the image needs no curl).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The server's health endpoint.
+    #[arg(
+        long,
+        env = "MCP_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8000/healthz"
+    )]
+    pub url: String,
+
+    /// Give up after this long.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -88,8 +106,13 @@ pub struct SeedArgs {
     pub scale: f64,
 
     /// Replace data that is already there.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "if_empty")]
     pub replace: bool,
+
+    /// Do nothing (successfully) when the data is already loaded, e.g. in a
+    /// one-shot set-up step that runs on every deployment.
+    #[arg(long, env = "MCP_SEED_IF_EMPTY")]
+    pub if_empty: bool,
 
     /// Apply migrations first.
     #[arg(long)]
@@ -177,7 +200,8 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_COMPONENTS_DIR", default_value = "components-dist")]
     pub components: PathBuf,
 
-    /// Where compiled components are cached [default: <components>/.compiled].
+    /// Where compiled components are cached; it must be writable by the host
+    /// only [default: $XDG_CACHE_HOME/mcp-host or ~/.cache/mcp-host].
     #[arg(long, env = "MCP_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 
@@ -308,15 +332,21 @@ impl ServeArgs {
         }
     }
 
+    /// Compiled code is loaded without re-validation, so its cache must be
+    /// writable by the host alone: never inside the components folder (whose
+    /// writers are trusted only as far as the sandbox reaches). Default:
+    /// `$XDG_CACHE_HOME/mcp-host` or `~/.cache/mcp-host`; none without a home.
     pub fn cache_dir(&self) -> Option<PathBuf> {
         if self.no_cache {
             return None;
         }
-        Some(
-            self.cache_dir
-                .clone()
-                .unwrap_or_else(|| self.components.join(".compiled")),
-        )
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("mcp-host"))
     }
 
     pub fn allowed_hosts(&self) -> Vec<String> {

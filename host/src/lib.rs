@@ -25,6 +25,7 @@ pub mod config;
 pub mod config_file;
 pub mod db;
 pub mod embeddings;
+pub mod healthcheck;
 pub mod identity;
 pub mod mcp;
 pub mod metrics;

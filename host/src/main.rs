@@ -50,6 +50,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => run_migrate(args).await,
         Command::Seed(args) => run_seed(args).await,
         Command::Embed(args) => run_embed(args).await,
+        Command::Healthcheck(args) => mcp_host::healthcheck::run(&args),
     }
 }
 
@@ -125,6 +126,17 @@ async fn run_seed(args: SeedArgs) -> anyhow::Result<()> {
             resolved.query_password.as_deref(),
         )
         .await?;
+    }
+    if args.if_empty
+        && mcp_host::seed::is_seeded(&client)
+            .await
+            .map_err(anyhow::Error::msg)?
+    {
+        println!(
+            "{}: the demo data is already loaded; nothing to do (--if-empty)",
+            resolved.description
+        );
+        return Ok(());
     }
     let report = mcp_host::seed::seed(
         &client,

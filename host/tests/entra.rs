@@ -156,6 +156,15 @@ async fn refusals_are_401_with_a_challenge_that_leads_to_sign_in() {
         ("alg none", alg_none, "not a well-formed JWT"),
         ("HS256 with the public key", hs256, "RS256"),
         ("not a JWT", "hello".into(), "not a well-formed JWT"),
+        (
+            "an ID token (no scp, no roles)",
+            {
+                let mut id_token = good.clone();
+                id_token.as_object_mut().unwrap().remove("scp");
+                entra::token(&id_token)
+            },
+            "ID tokens are not accepted",
+        ),
     ];
     for (name, token, reason) in cases {
         let (status, challenge, body) = initialize(&server, Some(&bearer(&token))).await;

@@ -167,3 +167,15 @@ async fn a_policy_that_widens_the_host_limits_stops_the_start() {
     let message = format!("{error:#}");
     assert!(message.contains("--memory-limit-mib"), "{message}");
 }
+
+#[tokio::test]
+async fn a_named_policy_file_that_is_missing_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere/policy.toml");
+    let missing = missing.display().to_string();
+    let error = mcp_host::app::start(serve_args(dir.path(), &["--policy", &missing]))
+        .await
+        .err()
+        .expect("start refused");
+    assert!(format!("{error:#}").contains("does not exist"), "{error:#}");
+}

@@ -26,13 +26,18 @@ const MAX_QUERIES_PER_CALL: u32 = 64;
 /// without literals before anything is written.
 #[derive(Debug, Clone)]
 pub struct QueryRecord {
-    pub sql: String,
+    /// `None` when longer than [`MAX_AUDITED_SQL`] (not kept in memory).
+    pub sql: Option<String>,
     pub rows: u64,
     pub truncated: bool,
     pub elapsed: Duration,
     /// `ok`, `rejected`, `timeout`, `failed` or `unavailable`.
     pub outcome: &'static str,
 }
+
+/// Longest statement text kept for the audit trail; longer ones are logged
+/// without a shape rather than held in memory.
+pub const MAX_AUDITED_SQL: usize = 64 * 1024;
 
 /// Per-call database state.
 #[derive(Default)]
@@ -128,7 +133,7 @@ impl database::Host for DatabaseCtx {
         span.record("rows", rows);
         span.record("outcome", outcome);
         self.records.push(QueryRecord {
-            sql,
+            sql: (sql.len() <= MAX_AUDITED_SQL).then_some(sql),
             rows,
             truncated,
             elapsed: started.elapsed(),

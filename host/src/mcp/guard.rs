@@ -135,6 +135,10 @@ fn split_authority(authority: &str) -> Option<(String, Option<u16>)> {
     let authority = authority.trim();
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
+        // Nothing but `:port` may follow the bracket (`[::1]evil` is not a host).
+        if !after.is_empty() && !after.starts_with(':') {
+            return None;
+        }
         (host, after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
@@ -294,6 +298,7 @@ mod tests {
             "evil.example:8000",
             "mcp.example.com:8443",
             "127.0.0.1.evil.example",
+            "[::1]evil.example",
         ] {
             assert!(
                 check_host(&headers(header::HOST, host), &hosts()).is_err(),

@@ -164,6 +164,19 @@ impl ServerHandler for ToolServer {
         let started = Instant::now();
         let at = SystemTime::now();
         let tool = request.name.to_string();
+        // What logs and the audit trail may repeat of a name the client sent:
+        // MCP tool names are at most 128 characters.
+        let tool_label = || -> String {
+            if tool.len() <= 128 {
+                tool.clone()
+            } else {
+                format!(
+                    "{}… ({} bytes)",
+                    crate::capabilities::caller::truncate(&tool, 128),
+                    tool.len()
+                )
+            }
+        };
         let audit = |component: Option<&LoadedComponent>,
                      queries: Vec<QueryRecord>,
                      embedded_texts: u32,
@@ -171,7 +184,7 @@ impl ServerHandler for ToolServer {
             CallAudit {
                 at,
                 caller: caller.clone(),
-                tool: tool.clone(),
+                tool: tool_label(),
                 component: component.map(|c| (c.file.clone(), c.digest.clone())),
                 queries,
                 embedded_texts,
@@ -183,7 +196,7 @@ impl ServerHandler for ToolServer {
         let _permit = match self.limits.acquire(&caller.principal) {
             Ok(permit) => permit,
             Err(refusal) => {
-                tracing::warn!(principal = %caller.principal, tool, %refusal, "tool call refused");
+                tracing::warn!(principal = %caller.principal, tool = ?tool_label(), %refusal, "tool call refused");
                 let label = if self.registry.snapshot().component_for(&tool).is_some() {
                     tool.as_str()
                 } else {

@@ -5,14 +5,28 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::response::Response;
 use http::StatusCode;
 use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 
+/// rmcp ends idle sessions (5 minutes without a request or an open stream)
+/// without telling us. An entry that no request has touched for this long is
+/// forgotten; the margin covers a session kept alive only by its GET stream
+/// (which passes the guard once, when it opens).
+const IDLE: Duration = Duration::from_secs(2 * 3600);
+/// Sweep idle entries once the map holds this many.
+const SWEEP_ABOVE: usize = 4096;
+
+struct Owner {
+    principal: Arc<str>,
+    seen: Instant,
+}
+
 #[derive(Default)]
 pub struct SessionOwners {
-    owners: Mutex<HashMap<String, Arc<str>>>,
+    owners: Mutex<HashMap<String, Owner>>,
 }
 
 /// What the guard should do with a request naming a session.
@@ -25,14 +39,18 @@ pub enum Ownership {
 }
 
 impl SessionOwners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owner>> {
         self.owners.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn check(&self, session: &str, principal: &str) -> Ownership {
-        match self.lock().get(session) {
-            Some(owner) if **owner != *principal => Ownership::Foreign,
-            _ => Ownership::Allowed,
+        match self.lock().get_mut(session) {
+            Some(owner) if *owner.principal != *principal => Ownership::Foreign,
+            Some(owner) => {
+                owner.seen = Instant::now();
+                Ownership::Allowed
+            }
+            None => Ownership::Allowed,
         }
     }
 
@@ -63,7 +81,17 @@ impl SessionOwners {
 
     /// Records the owner of a session the server just created.
     pub fn opened(&self, session: &str, principal: &Arc<str>) {
-        self.lock().insert(session.to_string(), principal.clone());
+        let mut owners = self.lock();
+        if owners.len() >= SWEEP_ABOVE {
+            owners.retain(|_, owner| owner.seen.elapsed() < IDLE);
+        }
+        owners.insert(
+            session.to_string(),
+            Owner {
+                principal: principal.clone(),
+                seen: Instant::now(),
+            },
+        );
     }
 
     /// Forgets a session that was deleted or that the server no longer knows.

@@ -11,6 +11,29 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// Creates `dir` (mode 0700) if needed and checks that only this user can
+/// write it: its entries are native code loaded without re-validation.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir)?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me || meta.mode() & 0o022 != 0 {
+            return Err(std::io::Error::other(format!(
+                "it must be owned by this user (uid {me}) and writable by no one else"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Where compiled code came from, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -27,10 +50,10 @@ impl CompiledCache {
     /// A cache in `dir`, or none (always compile) if `dir` is `None` or
     /// cannot be created, which is logged once.
     pub fn new(dir: Option<PathBuf>, engine: &Engine) -> Self {
-        let dir = dir.and_then(|dir| match std::fs::create_dir_all(&dir) {
+        let dir = dir.and_then(|dir| match private_dir(&dir) {
             Ok(()) => Some(dir),
             Err(error) => {
-                tracing::warn!(dir = %dir.display(), %error, "compiled-code cache disabled: cannot create its folder");
+                tracing::warn!(dir = %dir.display(), %error, "compiled-code cache disabled");
                 None
             }
         });

@@ -34,6 +34,22 @@ pub struct LoadedComponent {
     pub grant: Grant,
 }
 
+impl LoadedComponent {
+    /// The same compiled component under another grant (the code does not
+    /// depend on it, so a policy change needs no recompilation or reload).
+    pub fn with_grant(&self, grant: Grant) -> Self {
+        Self {
+            file: self.file.clone(),
+            path: self.path.clone(),
+            digest: self.digest.clone(),
+            tools: self.tools.clone(),
+            pre: self.pre.clone(),
+            origin: self.origin,
+            grant,
+        }
+    }
+}
+
 impl std::fmt::Debug for LoadedComponent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedComponent")

@@ -168,7 +168,7 @@ impl Policy {
             grant.deadline = deadline;
         }
         if let Some(mib) = entry.memory_mib {
-            let bytes = mib.checked_shl(20).unwrap_or(usize::MAX);
+            let bytes = mib.saturating_mul(1 << 20);
             if mib == 0 || bytes > ceilings.memory_bytes {
                 return Err(format!(
                     "memory_mib {mib} must be positive and at most the host's --memory-limit-mib ({})",
@@ -293,6 +293,7 @@ mod tests {
             "[components.t]\ndeadline = \"1h\"",
             "[components.t]\ndeadline = \"0s\"",
             "[components.t]\nmemory_mib = 4096",
+            "[components.t]\nmemory_mib = 17592186044416",
             "[components.t]\nmax_rows = 1000000",
             "[components.t]\nsha256 = \"abc\"",
             "[components.t]\nimport = [\"database\"]",

@@ -238,9 +238,9 @@ impl Watcher {
     }
 
     /// Re-reads the policy file if it changed. A new policy judges every
-    /// component again: those it refuses are removed at once, the others are
-    /// reloaded under their new grants by the scan that follows. Returns how
-    /// many components were removed.
+    /// component again: those it refuses are removed, the others take their
+    /// new grants, and files it now admits are loaded by the scan that
+    /// follows. Returns how many components were removed.
     fn check_policy(&mut self) -> usize {
         let Some(file) = &mut self.policy else {
             return 0;
@@ -271,17 +271,33 @@ impl Watcher {
             components = policy.listed(),
             "component policy changed; judging every component again"
         );
+        // Loaded components take their new grant at once (same compiled
+        // code, swapped atomically) or go; nothing keeps an old grant while
+        // waiting for a reload that might fail.
         let mut removed = 0;
         for component in self.registry.snapshot().components() {
-            if let Err(reason) = policy.grant(&component.file, &component.digest)
-                && self.registry.remove(&component.path)
-            {
-                removed += 1;
-                tracing::warn!(file = %component.file, "component removed: {reason}");
+            match policy.grant(&component.file, &component.digest) {
+                Err(reason) => {
+                    if self.registry.remove(&component.path) {
+                        removed += 1;
+                        tracing::warn!(file = %component.file, "component removed: {reason}");
+                    }
+                }
+                Ok(grant) if grant != component.grant => {
+                    if let Err(error) = self.registry.install(component.with_grant(grant)) {
+                        // Cannot clash: the same file's tools replace themselves.
+                        tracing::error!(file = %component.file, %error, "cannot apply the new grant; removing the component");
+                        self.registry.remove(&component.path);
+                        removed += 1;
+                    }
+                }
+                Ok(_) => {}
             }
         }
         self.loader.set_policy(policy);
-        self.seen.clear();
+        // Files the old policy refused get another look.
+        let loaded = self.registry.snapshot();
+        self.seen.retain(|path, _| loaded.component(path).is_some());
         removed
     }
 

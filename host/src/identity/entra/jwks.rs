@@ -37,7 +37,11 @@ struct Jwk {
 #[derive(Default)]
 struct Cached {
     keys: HashMap<String, Arc<DecodingKey>>,
+    /// Last successful fetch (keys older than [`MAX_AGE`] are refreshed).
     fetched: Option<Instant>,
+    /// Last attempt, successful or not: the cooldown counts from here, so a
+    /// failing endpoint is not retried on every request either.
+    attempted: Option<Instant>,
 }
 
 pub struct Jwks {
@@ -54,9 +58,10 @@ pub struct Jwks {
 impl Jwks {
     pub fn new(url: String, cooldown: Duration) -> Result<Self, String> {
         crate::embeddings::remote::tls_init();
+        // The key set comes from exactly the URL configured: no redirects.
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client for the key set: {e}"))?;
         Ok(Self {
@@ -73,11 +78,13 @@ impl Jwks {
     /// wait and a misconfigured tenant shows in the log at once).
     pub async fn prefetch(&self) -> Result<usize, String> {
         let _one_fetch = self.fetching.lock().await;
-        let keys = self.fetch().await?;
-        let count = keys.len();
+        let fetched = self.fetch().await;
         let mut cached = self.cached.write().await;
+        cached.attempted = Some(Instant::now());
+        let keys = fetched?;
+        let count = keys.len();
         cached.keys = keys;
-        cached.fetched = Some(Instant::now());
+        cached.fetched = cached.attempted;
         Ok(count)
     }
 
@@ -86,42 +93,60 @@ impl Jwks {
         if let Some(key) = self.fresh(kid).await {
             return Ok(key);
         }
+        let (known, may_fetch) = self.state(kid).await;
+        if !may_fetch {
+            // Within the cooldown: answer from what we have, without waiting
+            // for (or starting) a fetch.
+            return match (known, self.cached.read().await.fetched) {
+                (Some(key), _) => Ok(key),
+                (None, Some(_)) => Err(unknown_key(kid)),
+                (None, None) => Err(AuthError::Unavailable(
+                    "the tenant's signing keys could not be fetched yet".into(),
+                )),
+            };
+        }
         let _one_fetch = self.fetching.lock().await;
         // Someone else may have fetched while we waited.
         if let Some(key) = self.fresh(kid).await {
             return Ok(key);
         }
-        let (known, last) = {
-            let cached = self.cached.read().await;
-            (cached.keys.get(kid).cloned(), cached.fetched)
-        };
-        let may_fetch = last.is_none_or(|at| at.elapsed() >= self.cooldown);
-        if may_fetch {
-            match self.fetch().await {
-                Ok(keys) => {
-                    let mut cached = self.cached.write().await;
-                    cached.keys = keys;
-                    cached.fetched = Some(Instant::now());
-                    if let Some(key) = cached.keys.get(kid) {
-                        return Ok(key.clone());
-                    }
-                }
-                // An old copy of a known key beats refusing everyone while
-                // the endpoint is down.
-                Err(error) => match known {
-                    Some(key) => {
-                        tracing::warn!(%error, "cannot refresh the Entra signing keys; using the cached ones");
-                        return Ok(key);
-                    }
-                    None => return Err(AuthError::Unavailable(error)),
-                },
-            }
-        } else if let Some(key) = known {
-            return Ok(key);
+        let (known, may_fetch) = self.state(kid).await;
+        if !may_fetch {
+            return known.ok_or_else(|| unknown_key(kid));
         }
-        Err(AuthError::Invalid(format!(
-            "the token is signed with key `{kid}`, which is not one of the tenant's signing keys"
-        )))
+        let fetched = self.fetch().await;
+        let mut cached = self.cached.write().await;
+        cached.attempted = Some(Instant::now());
+        match fetched {
+            Ok(keys) => {
+                cached.keys = keys;
+                cached.fetched = cached.attempted;
+                cached
+                    .keys
+                    .get(kid)
+                    .cloned()
+                    .ok_or_else(|| unknown_key(kid))
+            }
+            // An old copy of a known key beats refusing everyone while the
+            // endpoint is down.
+            Err(error) => match known {
+                Some(key) => {
+                    tracing::warn!(%error, "cannot refresh the Entra signing keys; using the cached ones");
+                    Ok(key)
+                }
+                None => Err(AuthError::Unavailable(error)),
+            },
+        }
+    }
+
+    /// The cached key for `kid` (however old), and whether the cooldown
+    /// allows another fetch.
+    async fn state(&self, kid: &str) -> (Option<Arc<DecodingKey>>, bool) {
+        let cached = self.cached.read().await;
+        let may_fetch = cached
+            .attempted
+            .is_none_or(|at| at.elapsed() >= self.cooldown);
+        (cached.keys.get(kid).cloned(), may_fetch)
     }
 
     async fn fresh(&self, kid: &str) -> Option<Arc<DecodingKey>> {
@@ -152,12 +177,17 @@ impl Jwks {
         {
             return Err(format!("{} sent more than {MAX_BYTES} bytes", self.url));
         }
-        let body = response
-            .bytes()
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| format!("cannot read {}: {e}", self.url))?;
-        if body.len() > MAX_BYTES {
-            return Err(format!("{} sent more than {MAX_BYTES} bytes", self.url));
+            .map_err(|e| format!("cannot read {}: {e}", self.url))?
+        {
+            if body.len() + chunk.len() > MAX_BYTES {
+                return Err(format!("{} sent more than {MAX_BYTES} bytes", self.url));
+            }
+            body.extend_from_slice(&chunk);
         }
         parse_key_set(&body).map_err(|e| format!("{} is not a usable key set: {e}", self.url))
     }
@@ -166,6 +196,23 @@ impl Jwks {
     fn fetch_count(&self) -> u64 {
         self.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+fn unknown_key(kid: &str) -> AuthError {
+    AuthError::Invalid(format!(
+        "the token is signed with key `{}`, which is not one of the tenant's signing keys",
+        printable(kid)
+    ))
+}
+
+/// `kid` as it may appear in a message: Entra's key ids are short and
+/// URL-safe; anything else is not echoed (it could forge log lines).
+fn printable(kid: &str) -> &str {
+    let safe = kid.len() <= 128
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='));
+    if safe { kid } else { "(malformed)" }
 }
 
 /// The RSA signing keys of a JWKS document, by key id. Keys of other types
@@ -224,5 +271,20 @@ mod tests {
             Err(AuthError::Unavailable(_))
         ));
         assert_eq!(jwks.fetch_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_endpoint_is_not_hammered_within_the_cooldown() {
+        let jwks = Jwks::new("http://127.0.0.1:9/keys".into(), Duration::from_secs(60)).unwrap();
+        assert!(jwks.prefetch().await.is_err());
+        for kid in ["a", "b", "c\nforged log line"] {
+            assert!(matches!(
+                jwks.key(kid).await,
+                Err(AuthError::Unavailable(_))
+            ));
+        }
+        assert_eq!(jwks.fetch_count(), 1, "one attempt per cooldown");
+        assert_eq!(printable("c\nforged"), "(malformed)");
+        assert_eq!(printable("nOYmB9w1_-x"), "nOYmB9w1_-x");
     }
 }

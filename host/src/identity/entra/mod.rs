@@ -233,6 +233,16 @@ impl EntraAuthenticator {
     }
 
     fn check_scopes(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        // Access tokens for an API carry delegated scopes or app roles; an ID
+        // token (same issuer, audience = the client id) carries neither and
+        // must not work as a bearer token.
+        if !claims.contains_key("scp") && !claims.contains_key("roles") {
+            return Err(AuthError::Invalid(
+                "this is not an access token for this server (it has no `scp` or `roles`); \
+                 ID tokens are not accepted"
+                    .into(),
+            ));
+        }
         let required = &self.settings;
         if required.required_scopes.is_empty() && required.required_roles.is_empty() {
             return Ok(());

@@ -23,15 +23,17 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let cli = Cli::parse_from(argv);
-    // Outside the async runtime: the OTLP exporter's blocking HTTP client
-    // must be created and dropped where blocking is allowed.
-    let telemetry = mcp_host::telemetry::init(cli.log_format);
-    let outcome = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?
-        .block_on(run(cli));
+        .context("starting the async runtime")?;
+    // Outside the runtime's tasks (the OTLP/HTTP exporter's blocking client
+    // must be created and dropped where blocking is allowed), and dropped
+    // while the runtime still runs (the gRPC exporter's last flush needs it).
+    let telemetry = mcp_host::telemetry::init(cli.log_format, runtime.handle());
+    let outcome = runtime.block_on(run(cli));
     drop(telemetry);
+    drop(runtime);
     outcome
 }
 

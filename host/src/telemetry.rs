@@ -5,7 +5,7 @@
 //!
 //! Traces: when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, spans are exported over OTLP
-//! (HTTP/protobuf) in batches: one `tools/call <tool>` span per call with the
+//! (HTTP/protobuf, or gRPC with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`) in batches: one `tools/call <tool>` span per call with the
 //! tool, component digest, scope and outcome, and child spans for each
 //! `db.query` and `embeddings.embed`. The standard `OTEL_*` variables apply
 //! (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_BSP_*`, ...).
@@ -39,25 +39,46 @@ impl Drop for Telemetry {
 
 /// The OTLP endpoint from the standard variables, if tracing is wanted.
 fn otlp_endpoint() -> Option<String> {
-    [
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-    ]
-    .iter()
-    .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        .ok()
+        .filter(|v| !v.trim().is_empty())
 }
 
-fn tracer_provider() -> Result<Option<SdkTracerProvider>, String> {
+/// `grpc` or `http/protobuf` (the default, as the OpenTelemetry spec says).
+fn protocol() -> Result<&'static str, String> {
+    let value = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        .unwrap_or_default();
+    match value.trim() {
+        "" | "http/protobuf" => Ok("http/protobuf"),
+        "grpc" => Ok("grpc"),
+        other => Err(format!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported (use http/protobuf or grpc)"
+        )),
+    }
+}
+
+fn tracer_provider(runtime: &tokio::runtime::Handle) -> Result<Option<SdkTracerProvider>, String> {
     if otlp_endpoint().is_none() {
         return Ok(None);
     }
     // reqwest is built without a default TLS provider (see Cargo.toml).
     crate::embeddings::remote::tls_init();
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-        .build()
-        .map_err(|e| format!("cannot set up the OTLP trace exporter: {e}"))?;
+    let built = match protocol()? {
+        // tonic's channel runs its connection on the Tokio runtime.
+        "grpc" => {
+            let _runtime = runtime.enter();
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build()
+        }
+        _ => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build(),
+    };
+    let exporter = built.map_err(|e| format!("cannot set up the OTLP trace exporter: {e}"))?;
     let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "mcp-host".into());
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
@@ -74,15 +95,18 @@ fn tracer_provider() -> Result<Option<SdkTracerProvider>, String> {
     Ok(Some(provider))
 }
 
-/// Installs the global log (and, if configured, trace) pipeline.
-pub fn init(format: LogFormat) -> Telemetry {
+/// Installs the global log (and, if configured, trace) pipeline. Call it
+/// outside the runtime (the HTTP exporter's blocking client must not be
+/// created or dropped on it) and drop the result before the runtime (a gRPC
+/// export needs it).
+pub fn init(format: LogFormat, runtime: &tokio::runtime::Handle) -> Telemetry {
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let logs = match format {
         LogFormat::Pretty => logs.boxed(),
         LogFormat::Json => logs.json().flatten_event(true).boxed(),
     };
-    let (provider, trace_error) = match tracer_provider() {
+    let (provider, trace_error) = match tracer_provider(runtime) {
         Ok(provider) => (provider, None),
         Err(error) => (None, Some(error)),
     };
@@ -98,6 +122,7 @@ pub fn init(format: LogFormat) -> Telemetry {
     match (&provider, trace_error) {
         (Some(_), _) => tracing::info!(
             endpoint = otlp_endpoint().unwrap_or_default(),
+            protocol = protocol().unwrap_or_default(),
             "exporting traces over OTLP"
         ),
         (None, Some(error)) => tracing::error!("{error}; traces are not exported"),

@@ -12,7 +12,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -145,16 +150,53 @@ fn free_port() -> u16 {
         .port()
 }
 
+type Received = Arc<Mutex<Vec<Span>>>;
+
+fn keep(spans: &Received, request: ExportTraceServiceRequest) {
+    let mut spans = spans.lock().unwrap();
+    for resource in request.resource_spans {
+        for scope in resource.scope_spans {
+            spans.extend(scope.spans);
+        }
+    }
+}
+
+/// A loopback OTLP/gRPC trace receiver (the collector's trace service).
+struct GrpcReceiver(Received);
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        keep(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+async fn otlp_grpc_receiver() -> (String, Received) {
+    let spans = Received::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let service = TraceServiceServer::new(GrpcReceiver(spans.clone()));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap()
+    });
+    (endpoint, spans)
+}
+
 /// A loopback OTLP/HTTP trace receiver: keeps every span it is sent.
 async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
-    async fn traces(State(spans): State<Arc<Mutex<Vec<Span>>>>, body: Bytes) -> &'static str {
-        let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
-        let mut spans = spans.lock().unwrap();
-        for resource in request.resource_spans {
-            for scope in resource.scope_spans {
-                spans.extend(scope.spans);
-            }
-        }
+    async fn traces(State(spans): State<Received>, body: Bytes) -> &'static str {
+        keep(
+            &spans,
+            ExportTraceServiceRequest::decode(body).expect("OTLP protobuf"),
+        );
         ""
     }
     let spans = Arc::new(Mutex::new(Vec::new()));
@@ -180,9 +222,21 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
 }
 
 #[tokio::test]
-async fn a_tool_call_is_one_trace_with_a_database_child_span() {
-    let db = TestDb::fresh().await;
+async fn a_tool_call_is_one_trace_with_a_database_child_span_over_http() {
     let (endpoint, spans) = otlp_receiver().await;
+    traced_call(&endpoint, "http/protobuf", spans).await;
+}
+
+#[tokio::test]
+async fn traces_go_over_grpc_when_the_protocol_says_so() {
+    let (endpoint, spans) = otlp_grpc_receiver().await;
+    traced_call(&endpoint, "grpc", spans).await;
+}
+
+/// Runs the real binary exporting to `endpoint`, makes one SQL tool call,
+/// and checks the spans the receiver got.
+async fn traced_call(endpoint: &str, protocol: &str, spans: Received) {
+    let db = TestDb::fresh().await;
     let components = tempfile::tempdir().unwrap();
     std::fs::copy(
         fixture("sales_sql"),
@@ -198,7 +252,8 @@ async fn a_tool_call_is_one_trace_with_a_database_child_span() {
         .args(["--audit-log", "off", "--embeddings", "none"])
         // The connection and gate secret (not the local model: no search here).
         .args(&db.serve_flags()[..4])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("OTEL_SERVICE_NAME", "zava-test")
         .stdout(std::process::Stdio::null())
@@ -246,7 +301,16 @@ async fn a_tool_call_is_one_trace_with_a_database_child_span() {
     }
     // SAFETY: plain signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    // Off this runtime's only thread: the receiver must keep answering the
+    // child's last flush while we wait for it to exit.
+    let exited = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        exited.success(),
+        "mcp-host exits cleanly on SIGTERM: {exited}"
+    );
     let (call, query) = found.expect("the call and its query arrive at the collector");
     assert_eq!(
         attribute(&call, "tool").as_deref(),

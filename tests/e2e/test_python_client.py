@@ -14,6 +14,7 @@ Environment:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -337,3 +338,51 @@ def test_raw_post_with_foreign_origin_is_403(server: Server) -> None:
         timeout=10,
     )
     assert response.status_code == 403, response.text
+
+
+@pytest.mark.anyio
+async def test_vscode_entries_reach_the_stores_they_are_named_for(server: Server) -> None:
+    """`.vscode/mcp.json`: every local entry points at the URL `serve` listens
+    on by default and, sent to a running server, its header identifies the
+    store (or head office) in its name; the remote entry signs in (no header)."""
+    config = json.loads((REPO / ".vscode/mcp.json").read_text())
+    help_text = subprocess.run(
+        [str(HOST_BIN), "serve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    default_listen = re.search(r"--listen <LISTEN>.*?\[default: ([^\]]+)\]", help_text, re.S)
+    assert default_listen, help_text
+    local_url = f"http://{default_listen.group(1)}/mcp"
+
+    with anyio.fail_after(SESSION_TIMEOUT_S):
+        async with _session(server, HEAD_OFFICE) as session:
+            await session.initialize()
+            stores = await session.call_tool(
+                "execute_sales_query",
+                {"postgresql_query": "SELECT store_id, store_name FROM retail.stores"},
+            )
+    store_rows = stores.structured_content["rows"]
+
+    local = {name: entry for name, entry in config["servers"].items() if "headers" in entry}
+    assert {"zava-head-office", "zava-seattle"} <= set(local), local
+    for name, entry in local.items():
+        assert entry["type"] == "http" and entry["url"] == local_url, (name, entry)
+        user = entry["headers"][IDENTITY_HEADER]
+        with anyio.fail_after(SESSION_TIMEOUT_S):
+            async with _session(server, user) as session:
+                await session.initialize()
+                scope = _text_of(await session.call_tool("probe_scope", {}))
+        place = name.removeprefix("zava-")
+        if place == "head-office":
+            assert scope == "head-office", (name, scope)
+        else:
+            expected = [sid for sid, store in store_rows if place in store.lower()]
+            assert len(expected) == 1, (name, store_rows)
+            assert scope == f"store:{expected[0]}", (name, scope)
+
+    remote = {name: entry for name, entry in config["servers"].items() if "headers" not in entry}
+    assert remote, "a remote entry that signs in with Entra ID"
+    inputs = {i["id"] for i in config.get("inputs", [])}
+    for name, entry in remote.items():
+        assert entry["type"] == "http", name
+        match = re.fullmatch(r"\$\{input:([\w-]+)\}", entry["url"])
+        assert match and match.group(1) in inputs, (name, entry)

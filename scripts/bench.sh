@@ -30,6 +30,11 @@ cp components-dist/*.wasm "$out/components/"
 cp target/wasm/fixtures/probe_v1.wasm "$out/components/probe.wasm"
 { cat components/policy.toml; printf '\n[components.probe]\nimports = []\n'; } >"$out/components/policy.toml"
 
+if "$host" healthcheck --url "http://127.0.0.1:$port/healthz" --timeout 1s >/dev/null 2>&1; then
+  echo "something already listens on 127.0.0.1:$port; stop it or set BENCH_PORT" >&2
+  exit 1
+fi
+
 # Limits per caller off: the load generator is a handful of callers making
 # thousands of calls. The audit log stays on (to a file), as in production.
 "$host" serve --identity dev-header --listen "127.0.0.1:$port" \
@@ -43,6 +48,7 @@ for _ in $(seq 1 600); do
   kill -0 $pid 2>/dev/null || { tail -20 "$out/server.log"; exit 1; }
   sleep 0.5
 done
+kill -0 $pid 2>/dev/null || { tail -20 "$out/server.log"; exit 1; }
 url="http://127.0.0.1:$port/mcp"
 dsn="host=$PWD/$out/pg/run port=5432 user=postgres dbname=zava"
 run() { "$load" run --url "$url" --host-pid "$pid" --duration "$duration" --json "$out/results.jsonl" "$@"; }

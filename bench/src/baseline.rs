@@ -7,7 +7,13 @@ use std::time::{Duration, Instant};
 use crate::report::ByTool;
 use crate::scenario::Op;
 
-pub async fn run(dsn: &str, ops: &[Op], clients: usize, duration: Duration, warmup: usize) -> anyhow::Result<(ByTool, Duration)> {
+pub async fn run(
+    dsn: &str,
+    ops: &[Op],
+    clients: usize,
+    duration: Duration,
+    warmup: usize,
+) -> anyhow::Result<(ByTool, Duration)> {
     let sql: Vec<(&str, &str)> = ops
         .iter()
         .filter_map(|op| op.sql.map(|sql| (op.label.as_str(), sql)))

@@ -92,6 +92,9 @@ pub struct RunArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // reqwest (under rmcp's client) is built without a default TLS provider
+    // in this workspace; install the host's.
+    mcp_host::embeddings::remote::tls_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -48,9 +48,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub fn header() {
-    println!(
-        "| scenario | clients | tool | calls | calls/s | p50 ms | p90 ms | p99 ms | errors |"
-    );
+    println!("| scenario | clients | tool | calls | calls/s | p50 ms | p90 ms | p99 ms | errors |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
 }
 
@@ -89,7 +87,10 @@ pub fn print(
             samples.errors
         );
         for example in &samples.error_examples {
-            println!("|   | | error example | {} | | | | | |", example.replace('|', "/"));
+            println!(
+                "|   | | error example | {} | | | | | |",
+                example.replace('|', "/")
+            );
         }
         if let Some(path) = json_out {
             let line = json!({

@@ -213,7 +213,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         for task in sessions {
             let outcome = task.await??;
             for (label, samples) in outcome.by_tool {
-                by_tool.entry(label).or_insert_with(Samples::default).merge(samples);
+                by_tool
+                    .entry(label)
+                    .or_insert_with(Samples::default)
+                    .merge(samples);
             }
             foreign += outcome.foreign;
             checked += outcome.checked;
@@ -227,7 +230,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             println!(
                 "|   | | isolation: {checked} SQL results checked, {foreign} foreign rows | | | | | | |"
             );
-            anyhow::ensure!(foreign == 0, "{foreign} rows of another store were returned");
+            anyhow::ensure!(
+                foreign == 0,
+                "{foreign} rows of another store were returned"
+            );
         }
         if let Some(swapping) = swapping {
             println!("|   | | {} | | | | | | |", swapping.await??);
@@ -261,6 +267,10 @@ mod tests {
         for op in ops(Kind::Analytic) {
             assert!(op.sql.unwrap().contains("store_id"), "{}", op.label);
         }
-        assert!(ops(Kind::Mixed).iter().any(|o| o.tool == "semantic_search_products"));
+        assert!(
+            ops(Kind::Mixed)
+                .iter()
+                .any(|o| o.tool == "semantic_search_products")
+        );
     }
 }

@@ -25,6 +25,11 @@ use crate::metrics::Metrics;
 /// How long to let a burst of file events settle before scanning.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// Largest component file read. Components are a few MiB (tens when they
+/// bundle an interpreter); a bigger file is refused without being read, so
+/// a stray disk image in the folder cannot exhaust the host's memory.
+const MAX_COMPONENT_BYTES: u64 = 256 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Fingerprint {
     len: u64,
@@ -175,7 +180,11 @@ impl Watcher {
     }
 
     async fn refresh(&mut self, path: &Path, fingerprint: Fingerprint) -> Refresh {
-        let wasm = match tokio::fs::read(path).await {
+        let file = path.to_path_buf();
+        let read = tokio::task::spawn_blocking(move || read_component(&file, MAX_COMPONENT_BYTES))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(format!("reading task failed: {e}"))));
+        let wasm = match read {
             Ok(bytes) => bytes,
             // Vanished between listing and reading: the next scan sees it gone.
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -342,6 +351,41 @@ fn fingerprint(path: &Path) -> Option<Fingerprint> {
     })
 }
 
+/// The bytes of the component file at `path`: a regular file (judged on the
+/// opened file, so one swapped for a FIFO or a device after the listing is
+/// not read) of at most `max` bytes (also while reading: it may grow).
+fn read_component(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Opening a FIFO must not wait for a writer.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::FileTooLarge,
+            format!("it is larger than the {} MiB a component may be", max >> 20),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 /// `*.wasm` regular files directly in `dir` (hidden files are skipped, so a
 /// copy to `.name.wasm` then a rename is atomic from our point of view).
 fn list_wasm_files(dir: &Path) -> std::io::Result<HashMap<PathBuf, Fingerprint>> {
@@ -366,4 +410,46 @@ fn list_wasm_files(dir: &Path) -> std::io::Result<HashMap<PathBuf, Fingerprint>>
         }
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_regular_file_up_to_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wasm");
+        std::fs::write(&path, b"0123456789").unwrap();
+        assert_eq!(read_component(&path, 10).unwrap(), b"0123456789");
+        let error = read_component(&path, 9).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(error.to_string().contains("larger than"), "{error}");
+    }
+
+    #[test]
+    fn a_huge_sparse_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.wasm");
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        let error = read_component(&path, MAX_COMPONENT_BYTES).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::FileTooLarge);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_fifos_are_refused_without_blocking() {
+        let error = read_component(Path::new("/dev/zero"), MAX_COMPONENT_BYTES).unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.wasm");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let error = read_component(&fifo, MAX_COMPONENT_BYTES).unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+    }
 }

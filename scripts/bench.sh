@@ -51,7 +51,7 @@ done
 kill -0 $pid 2>/dev/null || { tail -20 "$out/server.log"; exit 1; }
 url="http://127.0.0.1:$port/mcp"
 dsn="host=$PWD/$out/pg/run port=5432 user=postgres dbname=zava"
-run() { "$load" run --url "$url" --host-pid "$pid" --duration "$duration" --json "$out/results.jsonl" "$@"; }
+run() { "$load" run --url "$url" --host-pid "$pid" --json "$out/results.jsonl" "$@"; }
 
 echo "## machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo
@@ -59,10 +59,13 @@ echo "## idle (after start-up: demo data present, local model loaded)"
 "$load" rss --pid "$pid"
 echo
 echo "## scenarios"
-run --scenario trivial --clients 1,16,64
-run --scenario analytic --clients 1,8 --users all --check-isolation --baseline-db "$dsn"
-run --scenario search --clients 1,4
-run --scenario mixed --clients 16 --users all --check-isolation
+run --scenario trivial --clients 1,16,64 --duration "$duration"
+# Head office sees what the baseline's superuser sees: a like-for-like
+# comparison. Then every store manager, with each result checked.
+run --scenario analytic --clients 1,8 --users head-office --baseline-db "$dsn" --duration "$duration"
+run --scenario analytic --clients 8 --users stores --check-isolation --duration "$duration"
+run --scenario search --clients 1,4 --duration "$duration"
+run --scenario mixed --clients 16 --users all --check-isolation --duration "$duration"
 run --scenario swap --clients 8 --swaps 10 --duration 20s \
   --swap-dir "$out/components" \
   --swap-files target/wasm/fixtures/probe_v1.wasm target/wasm/fixtures/probe_v2.wasm

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::client::{self, User};
-use crate::report::{self, ByTool, Samples};
+use crate::report::{self, ByTool};
 use crate::{RunArgs, baseline, host_process, swap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -213,10 +213,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         for task in sessions {
             let outcome = task.await??;
             for (label, samples) in outcome.by_tool {
-                by_tool
-                    .entry(label)
-                    .or_insert_with(Samples::default)
-                    .merge(samples);
+                by_tool.entry(label).or_default().merge(samples);
             }
             foreign += outcome.foreign;
             checked += outcome.checked;

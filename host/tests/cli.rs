@@ -62,11 +62,7 @@ async fn a_config_file_configures_serve() {
         components.join("get_current_utc_date.wasm"),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let config = dir.path().join("mcp-host.toml");
     std::fs::write(
         &config,
@@ -83,22 +79,9 @@ async fn a_config_file_configures_serve() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    support::wait_until_ready(&mut child, port).await;
     let url = format!("http://127.0.0.1:{port}/mcp");
-    let mut client = None;
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("mcp-host exited: {status}");
-        }
-        if reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            client = Some(support::McpClient::connect(&url, support::HEAD_OFFICE).await);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let client = client.expect("serve came up from the config file");
+    let client = support::McpClient::connect(&url, support::HEAD_OFFICE).await;
     assert_eq!(client.tool_names().await, vec!["get_current_utc_date"]);
     drop(client);
     // SAFETY: plain signal to our own child.

@@ -96,10 +96,10 @@ async fn refusals_are_401_with_a_challenge_that_leads_to_sign_in() {
         use std::io::Write;
         let json = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{KEY_ID}"}}"#);
         let mut out = Vec::new();
-        write!(out, "{}", b64(json.as_bytes())).unwrap();
+        write!(out, "{}", entra::base64url(json.as_bytes())).unwrap();
         String::from_utf8(out).unwrap()
     };
-    let payload = b64(good.to_string().as_bytes());
+    let payload = entra::base64url(good.to_string().as_bytes());
     let alg_none = format!("{}.{payload}.", header("none"));
     // The classic confusion attack: HS256 keyed with the public key's bytes.
     let hs256 = {
@@ -214,18 +214,6 @@ async fn refusals_are_401_with_a_challenge_that_leads_to_sign_in() {
     assert_eq!(fake.fetch_count(), 1, "keys are cached");
     server.stop().await;
     fake.stop();
-}
-
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 #[tokio::test]

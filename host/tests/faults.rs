@@ -18,13 +18,11 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use mcp_host::db::embedded::EmbeddedPostgres;
-use mcp_host::db::migrate;
 use mcp_host::db::settings::QUERY_ROLE;
-use mcp_host::seed::{self, SeedOptions};
 use reqwest::header::{HeaderMap, HeaderValue};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
-use support::pg::start_private_cluster;
+use support::pg::{load_demo, start_private_cluster};
 use support::*;
 
 // ------------------------------------------------------------------ helpers
@@ -136,24 +134,7 @@ impl PrivateDb {
             .await
             .unwrap();
         let secret = mcp_host::db::secrets::random_secret();
-        let tls = mcp_host::db::tls::connector(None).expect("TLS setup");
-        let client = migrate::connect_creating(&pg.superuser(DB), &tls)
-            .await
-            .expect("database");
-        migrate::migrate(&client, &secret, None)
-            .await
-            .expect("migrations apply");
-        seed::seed(
-            &client,
-            SeedOptions {
-                seed: 11,
-                scale: 0.01,
-                replace: false,
-                progress: false,
-            },
-        )
-        .await
-        .expect("seed loads");
+        load_demo(&pg, DB, &secret, 11, 0.01).await;
         Self { pg, secret }
     }
 

@@ -23,7 +23,10 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::json;
 use support::pg::TestDb;
-use support::{HEAD_OFFICE, McpClient, SEATTLE, TestServer, fixture, is_error, text_of};
+use support::{
+    HEAD_OFFICE, McpClient, SEATTLE, TestServer, fixture, free_port, is_error, text_of,
+    wait_until_ready,
+};
 
 async fn scrape(url: &str) -> String {
     let response = reqwest::get(url).await.unwrap();
@@ -142,14 +145,6 @@ async fn metrics_can_move_to_their_own_listener() {
     server.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 type Received = Arc<Mutex<Vec<Span>>>;
 
 fn keep(spans: &Received, request: ExportTraceServiceRequest) {
@@ -260,21 +255,7 @@ async fn traced_call(endpoint: &str, protocol: &str, spans: Received) {
         .spawn()
         .expect("start mcp-host");
     let url = format!("http://127.0.0.1:{port}/mcp");
-    let mut ready = false;
-    for _ in 0..200 {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("mcp-host exited: {status}");
-        }
-        if reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "mcp-host did not become ready");
+    wait_until_ready(&mut child, port).await;
     let client = McpClient::connect(&url, HEAD_OFFICE).await;
     let result = client
         .call(

@@ -88,14 +88,6 @@ fn certificates(dir: &Path) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 #[ignore = "needs a PostgreSQL built with SSL: set ZAVA_TLS_PG_BIN"]
 async fn connections_are_encrypted_and_the_certificate_is_verified() {
@@ -109,7 +101,7 @@ async fn connections_are_encrypted_and_the_certificate_is_verified() {
         .tempdir_in("/tmp")
         .unwrap()
         .keep();
-    let port = free_port();
+    let port = support::free_port();
     let pg = EmbeddedPostgres::new(&dir, Some(&bin))
         .unwrap()
         .with_tcp_tls(TcpTls {

@@ -53,7 +53,8 @@ pub fn other_jwk(kid: &str) -> Value {
     json!({"kty": "RSA", "use": "sig", "kid": kid, "e": "AQAB", "n": base64url(&bytes)})
 }
 
-fn base64url(bytes: &[u8]) -> String {
+/// Unpadded base64url (JWT segments).
+pub fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {

@@ -275,6 +275,33 @@ pub fn is_error(result: &CallToolResult) -> bool {
     result.is_error == Some(true)
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the `mcp-host` child process answers `/readyz` on `port`
+/// (bounded); fails the test if it exits first.
+pub async fn wait_until_ready(child: &mut std::process::Child, port: u16) {
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("mcp-host exited: {status}");
+        }
+        if reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("mcp-host did not become ready on port {port}");
+}
+
 /// Polls `check` until it holds (bounded), for state the watcher changes.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..300 {

@@ -54,6 +54,36 @@ pub fn start_private_cluster(prefix: &str) -> EmbeddedPostgres {
     pg
 }
 
+/// Creates `dbname` in `pg`, migrates it with the gate `secret` and loads the
+/// demo data; returns the superuser's connection to it.
+pub async fn load_demo(
+    pg: &EmbeddedPostgres,
+    dbname: &str,
+    secret: &str,
+    seed: u64,
+    scale: f64,
+) -> Client {
+    let tls = mcp_host::db::tls::connector(None).expect("TLS setup");
+    let client = migrate::connect_creating(&pg.superuser(dbname), &tls)
+        .await
+        .expect("database");
+    migrate::migrate(&client, secret, None)
+        .await
+        .expect("migrations apply");
+    seed::seed(
+        &client,
+        SeedOptions {
+            seed,
+            scale,
+            replace: false,
+            progress: false,
+        },
+    )
+    .await
+    .expect("seed loads");
+    client
+}
+
 /// The cluster of this test binary, started (and its template built) once.
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
@@ -68,24 +98,7 @@ pub fn cluster() -> &'static Cluster {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let tls = mcp_host::db::tls::connector(None).expect("TLS setup");
-                let client = migrate::connect_creating(&pg.superuser(TEMPLATE), &tls)
-                    .await
-                    .expect("template database");
-                migrate::migrate(&client, &secret, None)
-                    .await
-                    .expect("migrations apply");
-                seed::seed(
-                    &client,
-                    SeedOptions {
-                        seed: TEST_SEED,
-                        scale: TEST_SCALE,
-                        replace: false,
-                        progress: false,
-                    },
-                )
-                .await
-                .expect("seed loads");
+                let client = load_demo(&pg, TEMPLATE, &secret, TEST_SEED, TEST_SCALE).await;
                 // Semantic search works in every test database.
                 let embeddings = local_embeddings();
                 mcp_host::embeddings::product_index::embed_products(

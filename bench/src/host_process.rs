@@ -17,16 +17,8 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 }
 
 pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm"))
-        .with_context(|| format!("no process {pid}"))?;
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .context("malformed statm")?
-        .parse()?;
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-    Ok(pages * page)
+    mcp_host::metrics::resident_memory(&pid.to_string())
+        .with_context(|| format!("no memory figures for process {pid}"))
 }
 
 /// CPU use and peak memory of the server over a run.

@@ -37,7 +37,7 @@ const WARMUP: usize = 200;
 async fn in_process(fixtures: &Path) {
     let limits = SandboxLimits::default();
     let engine = engine::build(&limits).unwrap();
-    let sandbox = Arc::new(Sandbox::new(engine.clone(), limits));
+    let sandbox = Arc::new(Sandbox::new(engine.clone()));
     let loader = Loader::new(
         engine.clone(),
         CompiledCache::new(None, &engine),

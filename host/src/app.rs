@@ -263,7 +263,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     let limits = args.limits();
     let engine = engine::build(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let sandbox = Arc::new(
-        Sandbox::new(engine.clone(), limits)
+        Sandbox::new(engine.clone())
             .with_database(database.db.clone())
             .with_embeddings(embeddings.clone()),
     );

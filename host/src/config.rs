@@ -325,11 +325,7 @@ impl ServeArgs {
 
     /// The most the component policy may grant: the host's own limits.
     pub fn ceilings(&self) -> Ceilings {
-        Ceilings {
-            deadline: self.call_timeout,
-            memory_bytes: self.memory_limit_mib << 20,
-            max_rows: self.db.max_rows,
-        }
+        Ceilings::new(&self.limits(), self.db.max_rows)
     }
 
     /// Compiled code is loaded without re-validation, so its cache must be

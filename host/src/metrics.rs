@@ -202,7 +202,7 @@ impl Metrics {
 
     /// The OpenMetrics text of every series.
     pub fn encode(&self) -> String {
-        if let Some(rss) = resident_memory() {
+        if let Some(rss) = resident_memory("self") {
             self.resident_memory_bytes.set(rss as i64);
         }
         let mut out = String::new();
@@ -213,9 +213,10 @@ impl Metrics {
     }
 }
 
-/// Resident set size from `/proc/self/statm` (Linux), in bytes.
-pub fn resident_memory() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+/// Resident set size of `process` (`self` or a pid) from
+/// `/proc/<process>/statm` (Linux), in bytes.
+pub fn resident_memory(process: &str) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{process}/statm")).ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

@@ -15,7 +15,7 @@ use support::fixture;
 fn loader(cache_dir: Option<std::path::PathBuf>) -> Loader {
     let limits = SandboxLimits::default();
     let engine = engine::build(&limits).unwrap();
-    let sandbox = Arc::new(Sandbox::new(engine.clone(), limits));
+    let sandbox = Arc::new(Sandbox::new(engine.clone()));
     let cache = CompiledCache::new(cache_dir, &engine);
     Loader::new(
         engine,

@@ -18,12 +18,11 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use super::rate_limit::CallerLimits;
 use super::sessions::Sessions;
 use crate::audit::{AuditLog, CallAudit};
-use crate::capabilities::database::QueryRecord;
 use crate::identity::Identity;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::runtime::loader::LoadedComponent;
 use crate::runtime::registry::Registry;
-use crate::runtime::sandbox::{CallReport, Sandbox};
+use crate::runtime::sandbox::{CallReport, CallStats, Sandbox};
 
 /// The newest protocol revision we speak; older clients are negotiated down.
 const MAX_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
@@ -66,15 +65,15 @@ impl ToolServer {
     }
 
     /// Counts a finished call and what it did.
-    fn observe(&self, tool: &str, outcome: &str, elapsed: Duration, report: Option<&CallReport>) {
+    fn observe(&self, tool: &str, outcome: &str, elapsed: Duration, stats: Option<&CallStats>) {
         self.metrics.call(tool, outcome, elapsed);
-        let Some(report) = report else { return };
-        if !report.instantiate.is_zero() {
+        let Some(stats) = stats else { return };
+        if !stats.instantiate.is_zero() {
             self.metrics
                 .instantiate_seconds
-                .observe(report.instantiate.as_secs_f64());
+                .observe(stats.instantiate.as_secs_f64());
         }
-        for query in &report.queries {
+        for query in &stats.queries {
             self.metrics
                 .db_queries
                 .get_or_create(&OutcomeLabel {
@@ -86,13 +85,13 @@ impl ToolServer {
                 .observe(query.elapsed.as_secs_f64());
             self.metrics.db_rows.inc_by(query.rows);
         }
-        if report.embedded_texts > 0 {
+        if stats.embedded_texts > 0 {
             self.metrics
                 .embedding_seconds
-                .observe(report.embedding_time.as_secs_f64());
+                .observe(stats.embedding_time.as_secs_f64());
             self.metrics
                 .embedded_texts
-                .inc_by(report.embedded_texts.into());
+                .inc_by(stats.embedded_texts.into());
         }
     }
 
@@ -177,34 +176,30 @@ impl ServerHandler for ToolServer {
                 )
             }
         };
-        let audit = |component: Option<&LoadedComponent>,
-                     queries: Vec<QueryRecord>,
-                     embedded_texts: u32,
-                     outcome| {
-            CallAudit {
-                at,
-                caller: caller.clone(),
-                tool: tool_label(),
-                component: component.map(|c| (c.file.clone(), c.digest.clone())),
-                queries,
-                embedded_texts,
-                duration: started.elapsed(),
-                outcome,
-            }
+        let audit = |component: Option<&LoadedComponent>, stats: CallStats, outcome| CallAudit {
+            at,
+            caller: caller.clone(),
+            tool: tool_label(),
+            component: component.map(|c| (c.file.clone(), c.digest.clone())),
+            queries: stats.queries,
+            embedded_texts: stats.embedded_texts,
+            duration: started.elapsed(),
+            outcome,
         };
+        let catalog = self.registry.snapshot();
 
         let _permit = match self.limits.acquire(&caller.principal) {
             Ok(permit) => permit,
             Err(refusal) => {
                 tracing::warn!(principal = %caller.principal, tool = ?tool_label(), %refusal, "tool call refused");
-                let label = if self.registry.snapshot().component_for(&tool).is_some() {
+                let label = if catalog.component_for(&tool).is_some() {
                     tool.as_str()
                 } else {
                     UNKNOWN_TOOL
                 };
                 self.observe(label, "rate_limited", started.elapsed(), None);
                 self.audit
-                    .record(audit(None, Vec::new(), 0, "rate_limited"))
+                    .record(audit(None, CallStats::default(), "rate_limited"))
                     .await;
                 let data = refusal
                     .retry_after()
@@ -212,11 +207,10 @@ impl ServerHandler for ToolServer {
                 return Err(ErrorData::new(RATE_LIMITED, refusal.to_string(), data));
             }
         };
-        let catalog = self.registry.snapshot();
         let Some(component) = catalog.component_for(&tool).cloned() else {
             self.observe(UNKNOWN_TOOL, "unknown_tool", started.elapsed(), None);
             self.audit
-                .record(audit(None, Vec::new(), 0, "unknown_tool"))
+                .record(audit(None, CallStats::default(), "unknown_tool"))
                 .await;
             return Err(ErrorData::invalid_params(
                 format!("unknown tool `{tool}`; call tools/list for the tools available"),
@@ -236,12 +230,12 @@ impl ServerHandler for ToolServer {
             scope = %caller.scope.label(),
             outcome = tracing::field::Empty,
         );
-        let report = self
+        let CallReport { result, stats } = self
             .sandbox
             .call_tool(&component, &tool, &arguments, &caller)
             .instrument(span.clone())
             .await;
-        let (result, outcome_label) = match &report.result {
+        let (result, outcome_label) = match result {
             Ok(output) => {
                 let structured = match output.structured.as_deref().map(serde_json::from_str) {
                     None => Ok(None),
@@ -261,7 +255,7 @@ impl ServerHandler for ToolServer {
                     ),
                     (Ok(value), _) => {
                         let mut result =
-                            CallToolResult::success(vec![ContentBlock::text(output.text.clone())]);
+                            CallToolResult::success(vec![ContentBlock::text(output.text)]);
                         result.structured_content = value;
                         (result, "ok")
                     }
@@ -278,14 +272,9 @@ impl ServerHandler for ToolServer {
                 "tool call"
             )
         });
-        self.observe(&tool, outcome_label, elapsed, Some(&report));
+        self.observe(&tool, outcome_label, elapsed, Some(&stats));
         self.audit
-            .record(audit(
-                Some(&component),
-                report.queries,
-                report.embedded_texts,
-                outcome_label,
-            ))
+            .record(audit(Some(&component), stats, outcome_label))
             .await;
         Ok(result.into())
     }

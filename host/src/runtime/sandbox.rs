@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use super::limits::{CallLimiter, SandboxLimits};
+use super::limits::CallLimiter;
 use super::loader::LoadedComponent;
 use super::policy::Grant;
 use crate::bindings::ToolComponentPre;
@@ -55,9 +55,15 @@ impl CallError {
     }
 }
 
-/// What one call produced, and what it did on the way (for the audit log).
+/// What one call produced, and what it did on the way.
 pub struct CallReport {
     pub result: Result<ToolOutput, CallError>,
+    pub stats: CallStats,
+}
+
+/// What a call did, for the audit log and the metrics.
+#[derive(Default)]
+pub struct CallStats {
     pub queries: Vec<QueryRecord>,
     pub embedded_texts: u32,
     /// Time spent waiting for the embeddings provider.
@@ -73,7 +79,6 @@ struct DeadlineExceeded;
 
 pub struct Sandbox {
     engine: Engine,
-    limits: SandboxLimits,
     /// The database every call's `database` import reaches, if configured.
     db: Option<Arc<CallerDb>>,
     /// The provider behind every call's `embeddings` import, if configured.
@@ -81,10 +86,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(engine: Engine, limits: SandboxLimits) -> Self {
+    /// A sandbox on `engine`; each call's limits come from its component's
+    /// grant (the host's limits when no policy narrows them).
+    pub fn new(engine: Engine) -> Self {
         Self {
             engine,
-            limits,
             db: None,
             embeddings: None,
         }
@@ -98,10 +104,6 @@ impl Sandbox {
     pub fn with_database(mut self, db: Option<Arc<CallerDb>>) -> Self {
         self.db = db;
         self
-    }
-
-    pub fn limits(&self) -> &SandboxLimits {
-        &self.limits
     }
 
     /// Calls `tool` of `component` with JSON `arguments` as `caller`, under
@@ -137,10 +139,12 @@ impl Sandbox {
         let state = store.data_mut();
         CallReport {
             result,
-            queries: std::mem::take(&mut state.database.records),
-            embedded_texts: state.embeddings.texts,
-            embedding_time: state.embeddings.elapsed,
-            instantiate,
+            stats: CallStats {
+                queries: std::mem::take(&mut state.database.records),
+                embedded_texts: state.embeddings.texts,
+                embedding_time: state.embeddings.elapsed,
+                instantiate,
+            },
         }
     }
 

@@ -36,6 +36,15 @@ struct Fingerprint {
     modified: Option<SystemTime>,
 }
 
+impl Fingerprint {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
 /// What the watcher last saw of a file.
 struct Seen {
     fingerprint: Fingerprint,
@@ -344,11 +353,9 @@ fn display_name(path: &Path) -> String {
 
 /// Size and modification time of `path`, `None` if it does not exist.
 fn fingerprint(path: &Path) -> Option<Fingerprint> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some(Fingerprint {
-        len: meta.len(),
-        modified: meta.modified().ok(),
-    })
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| Fingerprint::of(&meta))
 }
 
 /// The bytes of the component file at `path`: a regular file (judged on the
@@ -402,11 +409,7 @@ fn list_wasm_files(dir: &Path) -> std::io::Result<HashMap<PathBuf, Fingerprint>>
             continue;
         };
         if meta.is_file() {
-            let fingerprint = Fingerprint {
-                len: meta.len(),
-                modified: meta.modified().ok(),
-            };
-            files.insert(path, fingerprint);
+            files.insert(path, Fingerprint::of(&meta));
         }
     }
     Ok(files)

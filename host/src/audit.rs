@@ -88,6 +88,8 @@ impl AuditLog {
         let (tx, mut rx) = mpsc::channel::<CallAudit>(QUEUE);
         std::thread::Builder::new()
             .name("audit-writer".into())
+            // libpg_query's fingerprinting recurses over the parse tree.
+            .stack_size(16 << 20)
             .spawn(move || {
                 while let Some(record) = rx.blocking_recv() {
                     write_line(&mut out, &record);

@@ -313,6 +313,8 @@ impl ServeArgs {
             work_mem_mib: self.db.work_mem_mib,
             max_rows: self.db.max_rows,
             max_bytes: self.db.max_result_bytes,
+            max_sql_bytes: self.db.max_sql_bytes,
+            identity_share: self.db.db_identity_share,
             ..QueryLimits::default()
         }
     }

@@ -81,7 +81,10 @@ async fn migrations_apply_once_and_the_query_role_is_powerless() {
     }
     // Without the gate secret, no scope can be entered.
     let error = query
-        .simple_query("SELECT rls.enter('guess', '00000000-0000-0000-0000-000000000000')")
+        .simple_query(
+            "SELECT rls.enter('guess', (extract(epoch FROM now()) * 1000)::bigint, \
+             '00000000-0000-0000-0000-000000000000')",
+        )
         .await
         .unwrap_err();
     assert!(

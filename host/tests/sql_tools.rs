@@ -227,7 +227,7 @@ async fn query_results_are_typed_capped_and_errors_are_clear() {
     let result = client
         .call(
             "execute_sales_query",
-            json!({ "postgresql_query": "SELECT point(1, 2) AS p" }),
+            json!({ "postgresql_query": "SELECT int4range(1, 5) AS p" }),
         )
         .await;
     assert!(text_of(&result).contains("::text"), "{}", text_of(&result));

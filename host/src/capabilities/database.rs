@@ -9,13 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
-use uuid::Uuid;
 use wasmtime::component::{HasData, Linker};
 
 use super::HostState;
 use crate::bindings::zava::mcp::database;
 use crate::bindings::zava::mcp::types::{DbError, RowSet, SqlValue};
-use crate::db::caller::CallerDb;
+use crate::db::caller::{Caller, CallerDb};
 
 /// Most queries one tool call may run: a loop of queries is a bug or an
 /// attack, not a tool.
@@ -43,7 +42,7 @@ pub const MAX_AUDITED_SQL: usize = 64 * 1024;
 #[derive(Default)]
 pub struct DatabaseCtx {
     db: Option<Arc<CallerDb>>,
-    caller: Option<Uuid>,
+    caller: Option<Caller>,
     /// Set when the operator's policy withholds the import: the component's
     /// file name, for the error message.
     denied: Option<Arc<str>>,
@@ -54,7 +53,7 @@ pub struct DatabaseCtx {
 }
 
 impl DatabaseCtx {
-    pub fn new(db: Option<Arc<CallerDb>>, caller: Option<Uuid>) -> Self {
+    pub fn new(db: Option<Arc<CallerDb>>, caller: Option<Caller>) -> Self {
         Self {
             db,
             caller,
@@ -101,7 +100,7 @@ impl database::Host for DatabaseCtx {
             ));
         };
         // Tool listing runs with no caller: it must not read data.
-        let Some(caller) = self.caller else {
+        let Some(caller) = self.caller.clone() else {
             return Err(DbError::Rejected(
                 "queries are only available while serving a caller's tool call".into(),
             ));

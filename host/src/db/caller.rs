@@ -1,32 +1,46 @@
 //! One caller query = one short read-only transaction on a pooled connection
-//! of the query role, in which the host first establishes the caller's scope
-//! with `rls.enter` (which only the host, holding the gate secret, can call).
+//! of the query role, in which the host first establishes the caller with
+//! `rls.enter` and a proof only it can make ([`super::gate`]).
+//!
+//! Before a connection is taken:
+//! - the statement guard checks the SQL ([`super::guard`]);
+//! - the caller's identity takes one of its share of the pool's connections
+//!   ([`Shares`]), so one identity never holds the whole pool.
 //!
 //! Two round trips, each a pipeline of requests:
 //! 1. `BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ` + `SET LOCAL` limits,
-//!    `rls.enter($secret, $caller)`, and Parse/Describe of the caller's
+//!    `rls.enter(proof, ms, user)`, and Parse/Describe of the caller's
 //!    statement (extended protocol: exactly one statement, wrapped in
 //!    `LIMIT max-rows + 1` where that leaves its plan alone — see
-//!    [`sql_guard::Checked::limited`]);
-//! 2. Bind + Execute, reading at most max-rows + 1 rows and a byte cap, then
+//!    [`guard::Checked::limited`]);
+//! 2. Bind + Execute, reading at most max-rows + 1 rows within a byte budget
+//!    that decoding charges as it goes ([`values::Budget`]), then
 //!    `pg_advisory_unlock_all()` and `ROLLBACK`.
 //!
-//! A connection whose state is in doubt (an error in steps 4-5, a call
-//! abandoned half-way) is dropped, never returned to the pool.
+//! No server message may exceed the budget either ([`super::transport`]).
+//! A connection whose state is in doubt (an error in step 2, a call
+//! abandoned half-way) is cancelled and dropped, never returned to the pool.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Timeouts};
+use deadpool::managed::{PoolError as DeadpoolError, Timeouts};
 use futures::{StreamExt, pin_mut};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Config, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
-use super::sql_guard;
-use super::values::{self, Param, Raw};
-use crate::bindings::zava::mcp::types::{Column, DbError, RowSet};
+use super::gate::{GateKey, Purpose, now_ms};
+use super::guard::{self, Guard, KnownFunctions};
+use super::pool::{Manager, Object, Pool};
+use super::transport::MessageTooLarge;
+use super::values::{self, Budget, DecodeError, Param, Raw};
+use crate::bindings::zava::mcp::types::{Column, DbError, RowSet, SqlValue};
 
 /// Limits applied to every caller statement.
 #[derive(Debug, Clone)]
@@ -37,10 +51,15 @@ pub struct QueryLimits {
     pub work_mem_mib: u32,
     /// Upper bound on what a component may ask for.
     pub max_rows: u32,
+    /// What one result may take in the host's memory, decoded.
     pub max_bytes: usize,
-    /// Check caller SQL with PostgreSQL's parser before sending it (defence
-    /// in depth). Only the attack tests turn it off, to show that Row Level
-    /// Security holds without it.
+    /// Longest SQL text the guard parses.
+    pub max_sql_bytes: usize,
+    /// Connections of the pool one identity may hold at once (0: a quarter
+    /// of the pool, at least one).
+    pub identity_share: usize,
+    /// Check caller SQL with the statement guard before sending it. Only the
+    /// attack tests turn it off, to show what the database holds on its own.
     pub parser_guard: bool,
 }
 
@@ -53,19 +72,48 @@ impl Default for QueryLimits {
             work_mem_mib: 16,
             max_rows: 10_000,
             max_bytes: 4 << 20,
+            max_sql_bytes: guard::DEFAULT_MAX_SQL_BYTES,
+            identity_share: 0,
             parser_guard: true,
         }
     }
 }
 
+/// Whose query this is: the identity that holds a share of the pool, and
+/// the RLS user PostgreSQL establishes.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Arc<str>,
+    pub user: Uuid,
+}
+
+impl From<Uuid> for Caller {
+    /// A caller known only by its RLS user (tests, benchmarks).
+    fn from(user: Uuid) -> Self {
+        Self {
+            principal: format!("user:{user}").into(),
+            user,
+        }
+    }
+}
+
+/// How long a query waits for a connection (its own share, then the pool).
+const CONNECTION_WAIT: Duration = Duration::from_secs(10);
+/// How often the database's function names are read again.
+const KNOWN_FUNCTIONS_TTL: Duration = Duration::from_secs(600);
+
 /// The database as tool components see it: every query as its caller.
 pub struct CallerDb {
     pool: Pool,
-    gate_secret: String,
+    gate: GateKey,
     limits: QueryLimits,
     /// `BEGIN` and the `SET LOCAL` batch, built once from the limits.
     prologue: String,
-    guard: sql_guard::CachedGuard,
+    guard: Guard,
+    shares: Shares,
+    /// Until when (Unix ms) the guard's function names are fresh.
+    known_until: AtomicI64,
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl CallerDb {
@@ -89,20 +137,15 @@ impl CallerDb {
         pool_size: usize,
         tls: MakeRustlsConnect,
     ) -> Result<Self, String> {
-        let manager = Manager::from_config(
-            query,
-            tls,
-            ManagerConfig {
-                // Connections are cleaned by the query path itself; the pool
-                // only checks that a connection is still open.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
+        let pool_size = pool_size.max(1);
+        // A whole result fits in one message only up to the budget; the
+        // margin covers a row description and an error message.
+        let max_message = limits.max_bytes.max(1 << 20) + (64 << 10);
+        let pool = Pool::builder(Manager::new(query, tls, max_message))
+            .max_size(pool_size)
+            .runtime(deadpool::Runtime::Tokio1)
             .timeouts(Timeouts {
-                wait: Some(Duration::from_secs(10)),
+                wait: Some(CONNECTION_WAIT),
                 create: Some(Duration::from_secs(5)),
                 recycle: Some(Duration::from_secs(5)),
             })
@@ -122,12 +165,19 @@ impl CallerDb {
             limits.idle_timeout.as_millis().max(1),
             limits.work_mem_mib.max(1),
         );
+        let share = match limits.identity_share {
+            0 => (pool_size / 4).max(1),
+            n => n.min(pool_size),
+        };
         Ok(Self {
             pool,
-            gate_secret,
+            gate: GateKey::from_secret(&gate_secret),
+            guard: Guard::new(limits.max_sql_bytes, KnownFunctions::Unknown),
+            shares: Shares::new(share),
             limits,
             prologue,
-            guard: sql_guard::CachedGuard::default(),
+            known_until: AtomicI64::new(0),
+            refreshing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -135,43 +185,104 @@ impl CallerDb {
         &self.limits
     }
 
-    pub fn pool_status(&self) -> deadpool_postgres::Status {
+    /// Connections one identity may hold at once.
+    pub fn identity_share(&self) -> usize {
+        self.shares.per_identity
+    }
+
+    pub fn pool_status(&self) -> deadpool::Status {
         self.pool.status()
     }
 
     /// The scope PostgreSQL holds for `caller`: `all`, a store id, or `none`.
     pub async fn scope_of(&self, caller: Uuid) -> Result<String, DbError> {
         let conn = self.connection().await?;
+        let at = now_ms();
+        let proof = self.gate.proof(Purpose::Scope, conn.pid, at, caller);
         let row = conn
+            .client
             .query_typed_one(
-                "SELECT rls.scope_of($1, $2)",
-                &[(&self.gate_secret, Type::TEXT), (&caller, Type::UUID)],
+                "SELECT rls.scope_of($1, $2, $3)",
+                &[
+                    (&proof, Type::TEXT),
+                    (&at, Type::INT8),
+                    (&caller, Type::UUID),
+                ],
             )
             .await
             .map_err(|e| classify(&e))?;
         Ok(row.get(0))
     }
 
+    /// Makes sure the guard knows the database's function names: read
+    /// them when unknown (the query waits), or when stale (in passing, by
+    /// whichever query gets there first; the others use the old names).
+    pub async fn refresh_known_functions(&self) -> Result<(), DbError> {
+        if self.known_until.load(Ordering::Relaxed) > now_ms() {
+            return Ok(());
+        }
+        if self.guard.knows_functions() {
+            if let Ok(_refreshing) = self.refreshing.try_lock()
+                && let Err(error) = self.read_known_functions().await
+            {
+                tracing::warn!(?error, "could not read the database's function names again");
+            }
+            return Ok(());
+        }
+        let _refreshing = self.refreshing.lock().await;
+        if !self.guard.knows_functions() {
+            self.read_known_functions().await?;
+        }
+        Ok(())
+    }
+
+    async fn read_known_functions(&self) -> Result<(), DbError> {
+        let conn = self.connection().await?;
+        let row = conn
+            .client
+            .query_one("SELECT rls.function_names()", &[])
+            .await
+            .map_err(|e| classify(&e))?;
+        let names: Vec<String> = row.get(0);
+        tracing::debug!(
+            functions = names.len(),
+            "the statement guard read the database's function names"
+        );
+        self.guard.set_known(KnownFunctions::new(names));
+        self.known_until.store(
+            now_ms() + KNOWN_FUNCTIONS_TTL.as_millis() as i64,
+            Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
     /// Runs `sql` as `caller`. See the module documentation for the steps.
     pub async fn query(
         &self,
-        caller: Uuid,
+        caller: impl Into<Caller>,
         sql: &str,
-        params: &[crate::bindings::zava::mcp::types::SqlValue],
+        params: &[SqlValue],
         max_rows: u32,
     ) -> Result<RowSet, DbError> {
+        let caller = caller.into();
         let max_rows = max_rows.clamp(1, self.limits.max_rows);
         // Where a LIMIT does not change its plan, the server stops after
         // max-rows + 1 rows; reading stops there in any case.
         let text = if self.limits.parser_guard {
-            let checked = self.guard.check(sql).map_err(|e| DbError::Rejected(e.0))?;
+            self.refresh_known_functions().await?;
+            let checked = self
+                .guard
+                .check(sql)
+                .await
+                .map_err(|e| DbError::Rejected(e.0))?;
             checked.limited(sql, max_rows + 1)
         } else {
             sql.to_string()
         };
+        let _share = self.shares.acquire(&caller.principal).await?;
         let mut conn = Checkout::new(self.connection().await?);
         let result = self
-            .run(conn.client(), caller, &text, params, max_rows)
+            .run(conn.connection(), caller.user, &text, params, max_rows)
             .await;
         match &result {
             // The statement failed or was refused inside the transaction:
@@ -184,34 +295,39 @@ impl CallerDb {
 
     async fn connection(&self) -> Result<Object, DbError> {
         self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Timeout(_) => DbError::Unavailable(
+            DeadpoolError::Timeout(_) => DbError::Unavailable(
                 "the database is busy or not answering (no connection became free); retry shortly"
                     .into(),
             ),
-            deadpool_postgres::PoolError::Backend(e) => DbError::Unavailable(format!(
-                "cannot connect to the database: {}",
-                super::error_text(&e)
-            )),
+            DeadpoolError::Backend(e) => {
+                DbError::Unavailable(format!("cannot connect to the database: {e}"))
+            }
             other => DbError::Unavailable(format!("cannot connect to the database: {other}")),
         })
     }
 
     async fn run(
         &self,
-        client: &tokio_postgres::Client,
+        conn: &super::pool::Connection,
         caller: Uuid,
         sql: &str,
-        params: &[crate::bindings::zava::mcp::types::SqlValue],
+        params: &[SqlValue],
         max_rows: u32,
     ) -> Result<RowSet, DbError> {
-        let enter_params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
-            [(&self.gate_secret, Type::TEXT), (&caller, Type::UUID)];
+        let client = &conn.client;
+        let at = now_ms();
+        let proof = self.gate.proof(Purpose::Enter, conn.pid, at, caller);
+        let enter_params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] = [
+            (&proof, Type::TEXT),
+            (&at, Type::INT8),
+            (&caller, Type::UUID),
+        ];
         // Round trip 1: open the transaction, set its limits, establish the
         // caller, and parse the statement. Each request is answered in order,
         // so everything after a failure fails too and is reported as such.
         let (begun, entered, prepared) = futures::join!(
             client.batch_execute(&self.prologue),
-            client.query_typed_one("SELECT rls.enter($1, $2)", &enter_params),
+            client.query_typed_one("SELECT rls.enter($1, $2, $3)", &enter_params),
             client.prepare(sql),
         );
         begun.map_err(|e| classify(&e))?;
@@ -248,6 +364,59 @@ impl CallerDb {
     }
 }
 
+/// Each identity's share of the pool: a semaphore per identity that holds
+/// connections or waits for them. Entries of identities with nothing in
+/// flight are dropped once the map grows, so bookkeeping stays O(1) per
+/// query (amortised).
+struct Shares {
+    per_identity: usize,
+    map: Mutex<ShareMap>,
+}
+
+struct ShareMap {
+    semaphores: HashMap<Arc<str>, Arc<Semaphore>>,
+    sweep_at: usize,
+}
+
+const SHARES_SWEEP_AT: usize = 1024;
+
+impl Shares {
+    fn new(per_identity: usize) -> Self {
+        Self {
+            per_identity,
+            map: Mutex::new(ShareMap {
+                semaphores: HashMap::new(),
+                sweep_at: SHARES_SWEEP_AT,
+            }),
+        }
+    }
+
+    async fn acquire(&self, principal: &Arc<str>) -> Result<OwnedSemaphorePermit, DbError> {
+        let semaphore = {
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            if map.semaphores.len() >= map.sweep_at {
+                // Idle: nobody but the map holds it and every permit is back.
+                let full = self.per_identity;
+                map.semaphores
+                    .retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < full);
+                map.sweep_at = (map.semaphores.len() * 2).max(SHARES_SWEEP_AT);
+            }
+            map.semaphores
+                .entry(principal.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_identity)))
+                .clone()
+        };
+        match tokio::time::timeout(CONNECTION_WAIT, semaphore.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(DbError::Unavailable(format!(
+                "you already have {} queries running (your share of the server's database \
+                 connections); wait for one to finish",
+                self.per_identity
+            ))),
+        }
+    }
+}
+
 fn describe(statement: &Statement) -> Result<Vec<Column>, DbError> {
     statement
         .columns()
@@ -271,9 +440,13 @@ fn describe(statement: &Statement) -> Result<Vec<Column>, DbError> {
         .collect()
 }
 
-type Rows = Vec<Vec<crate::bindings::zava::mcp::types::SqlValue>>;
+type Rows = Vec<Vec<SqlValue>>;
 
-/// Reads at most `max_rows` rows and `max_bytes` bytes; says whether more existed.
+/// Heap bytes of one row besides its values.
+const ROW_OVERHEAD: usize = std::mem::size_of::<Vec<SqlValue>>();
+
+/// Reads at most `max_rows` rows within `max_bytes` of decoded values; says
+/// whether more existed (or would not fit).
 async fn collect(
     stream: tokio_postgres::RowStream,
     statement: &Statement,
@@ -282,41 +455,43 @@ async fn collect(
 ) -> Result<(Rows, bool), DbError> {
     pin_mut!(stream);
     let mut rows = Vec::new();
-    let mut bytes = 0usize;
-    let mut truncated = false;
+    let mut budget = Budget::new(max_bytes);
     while let Some(row) = stream.next().await {
         let row = row.map_err(|e| classify(&e))?;
         if rows.len() as u32 >= max_rows {
-            truncated = true;
-            break;
+            return Ok((rows, true));
         }
-        // The wire size bounds what decoding would allocate (arrays grow
-        // several-fold as JSON), so the cap is checked before decoding.
-        let wire = row.raw_size_bytes();
-        if bytes + wire > max_bytes {
-            truncated = true;
-            break;
+        if budget.charge(ROW_OVERHEAD).is_err() {
+            return Ok((rows, true));
         }
         let mut values = Vec::with_capacity(statement.columns().len());
         for (i, column) in statement.columns().iter().enumerate() {
             let raw: Raw<'_> = row.try_get(i).map_err(|e| DbError::Failed(e.to_string()))?;
-            let value = values::decode(column.type_(), raw.0)
-                .map_err(|e| DbError::Failed(format!("column `{}`: {e}", column.name())))?;
-            bytes += values::approximate_size(&value);
-            values.push(value);
-        }
-        if bytes > max_bytes {
-            truncated = true;
-            break;
+            match values::decode(column.type_(), raw.0, &mut budget) {
+                Ok(value) => values.push(value),
+                // The row does not fit: the result so far is returned,
+                // marked as cut short.
+                Err(DecodeError::OverBudget) => return Ok((rows, true)),
+                Err(e) => {
+                    return Err(DbError::Failed(format!("column `{}`: {e}", column.name())));
+                }
+            }
         }
         rows.push(values);
     }
-    Ok((rows, truncated))
+    Ok((rows, false))
 }
 
 /// Maps a PostgreSQL error to what a component (and the assistant behind
 /// it) can act on.
 pub fn classify(error: &tokio_postgres::Error) -> DbError {
+    if let Some(too_large) = MessageTooLarge::in_chain(error) {
+        return DbError::Rejected(format!(
+            "one result row (or server message) is {} bytes, more than the {}-byte limit of this \
+             server; select fewer or narrower columns",
+            too_large.size, too_large.max
+        ));
+    }
     let message = super::error_text(error);
     match error.code() {
         Some(code) if *code == SqlState::QUERY_CANCELED => DbError::Timeout,
@@ -344,7 +519,7 @@ pub fn classify(error: &tokio_postgres::Error) -> DbError {
 }
 
 /// A pooled connection that goes back to the pool only when the query path
-/// says its state is clean; otherwise it is closed on drop.
+/// says its state is clean; otherwise it is cancelled and closed on drop.
 struct Checkout {
     object: Option<Object>,
     clean: bool,
@@ -358,7 +533,7 @@ impl Checkout {
         }
     }
 
-    fn client(&self) -> &tokio_postgres::Client {
+    fn connection(&self) -> &super::pool::Connection {
         self.object
             .as_ref()
             .expect("a checkout holds its connection until dropped")
@@ -372,7 +547,7 @@ impl Checkout {
     /// ROLLBACK is only a warning) and release advisory locks. Only if that
     /// works is the connection reusable.
     async fn finish_after_error(&mut self) {
-        let client = self.client();
+        let client = &self.connection().client;
         if client.is_closed() {
             return;
         }
@@ -388,6 +563,11 @@ impl Drop for Checkout {
         if let Some(object) = self.object.take()
             && !self.clean
         {
+            // Whatever it was running, its backend should stop now rather
+            // than at its next write to a closed socket.
+            if !object.client.is_closed() {
+                object.cancel_in_background();
+            }
             // Detach from the pool: the connection closes when dropped.
             drop(Object::take(object));
         }

@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_semantic_search",
         include_str!("../../../migrations/0004_semantic_search.sql"),
     ),
+    (
+        "0005_gate_proofs",
+        include_str!("../../../migrations/0005_gate_proofs.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (any constant works; this spells "zava").
@@ -215,75 +219,48 @@ async fn migrate_locked(
         report.applied.push(name.to_string());
     }
 
-    close_public_functions(client, superuser).await?;
+    if superuser {
+        let enforced = super::privileges::enforce(client)
+            .await
+            .map_err(step("enforcing the allowlist in the database"))?;
+        tracing::info!(
+            ?enforced,
+            "the query role may use only the allowlisted functions and relations"
+        );
+    } else {
+        let (functions, relations) = super::privileges::exposure(client)
+            .await
+            .map_err(step("checking what the query role can reach"))?;
+        tracing::warn!(
+            functions,
+            relations,
+            "not a superuser: the query role can still execute {functions} built-in functions and \
+             read {relations} catalog relations outside the allowlist; the statement guard alone \
+             refuses them"
+        );
+    }
 
-    // The gate secret's hash: updated every time so that a new secret takes
-    // effect with one `migrate`.
+    // The gate key, derived from the secret, travels as COPY data only:
+    // nothing secret appears in a statement or a parameter, which the
+    // server may log.
     client
         .batch_execute(&format!("BEGIN; SET LOCAL ROLE {OWNER_ROLE};"))
         .await
-        .map_err(step("storing the RLS gate secret"))?;
-    let stored = client
-        .execute(
-            "UPDATE rls_private.keys SET gate_hash = sha256(convert_to($1::text, 'UTF8'))",
-            &[&rls_secret],
-        )
+        .map_err(step("installing the RLS gate key"))?;
+    let installed = super::gate::GateKey::from_secret(rls_secret)
+        .install(client)
         .await;
-    match stored {
-        Ok(_) => client
+    match installed {
+        Ok(()) => client
             .batch_execute("COMMIT")
             .await
-            .map_err(step("storing the RLS gate secret"))?,
+            .map_err(step("installing the RLS gate key"))?,
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK").await;
-            return Err(step("storing the RLS gate secret")(e));
+            return Err(step("installing the RLS gate key")(e));
         }
     }
     Ok(report)
-}
-
-/// Built-ins every role may use by default that the query role must not:
-/// functions that run SQL text (invisible to the parser guard), end or
-/// cancel other sessions of the same role (the pool's), read other
-/// sessions' statements, or leave the random seed set. Revoking on built-ins
-/// needs a superuser; managed servers (Azure) do not give one, and there the
-/// parser guard stands alone, which the log says.
-const CLOSED_TO_PUBLIC: &[&str] = &[
-    "FUNCTION pg_catalog.ts_rewrite(tsquery, text)",
-    "FUNCTION pg_catalog.ts_stat(text)",
-    "FUNCTION pg_catalog.ts_stat(text, text)",
-    "FUNCTION pg_catalog.query_to_xml(text, boolean, boolean, text)",
-    "FUNCTION pg_catalog.query_to_xmlschema(text, boolean, boolean, text)",
-    "FUNCTION pg_catalog.query_to_xml_and_xmlschema(text, boolean, boolean, text)",
-    "FUNCTION pg_catalog.cursor_to_xml(refcursor, integer, boolean, boolean, text)",
-    "FUNCTION pg_catalog.cursor_to_xmlschema(refcursor, boolean, boolean, text)",
-    "FUNCTION pg_catalog.pg_terminate_backend(integer, bigint)",
-    "FUNCTION pg_catalog.pg_cancel_backend(integer)",
-    "FUNCTION pg_catalog.pg_stat_get_activity(integer)",
-    "FUNCTION pg_catalog.setseed(double precision)",
-    "TABLE pg_catalog.pg_stat_activity",
-];
-
-async fn close_public_functions(client: &Client, superuser: bool) -> Result<(), MigrateError> {
-    if !superuser {
-        tracing::warn!(
-            "not a superuser: built-in functions that run SQL text stay callable by every role; \
-             the parser guard is what refuses them"
-        );
-        return Ok(());
-    }
-    for object in CLOSED_TO_PUBLIC {
-        let privilege = if object.starts_with("TABLE") {
-            "SELECT"
-        } else {
-            "EXECUTE"
-        };
-        client
-            .batch_execute(&format!("REVOKE {privilege} ON {object} FROM PUBLIC"))
-            .await
-            .map_err(step(format!("revoking {object} from PUBLIC")))?;
-    }
-    Ok(())
 }
 
 /// Creates the two roles if missing and checks the query role holds no
@@ -364,16 +341,14 @@ async fn ensure_roles(
         );
     }
     if let Some(password) = query_password {
-        let statement: String = client
-            .query_one(
-                &format!("SELECT format('ALTER ROLE {QUERY_ROLE} PASSWORD %L', $1::text)"),
-                &[&password],
-            )
-            .await
-            .map_err(step("setting the query role's password"))?
-            .get(0);
+        // A SCRAM verifier computed here, not the password: the statement
+        // may be logged, and a verifier cannot be used to log in.
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
         client
-            .batch_execute(&statement)
+            .batch_execute(&format!(
+                "ALTER ROLE {QUERY_ROLE} PASSWORD {}",
+                quote_literal(&verifier)
+            ))
             .await
             .map_err(step("setting the query role's password"))?;
     }
@@ -398,6 +373,12 @@ async fn ensure_roles(
         });
     }
     Ok(())
+}
+
+/// A string literal (a verifier holds no quote, but it is quoted properly
+/// anyway).
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 pub fn quote_ident(name: &str) -> String {

@@ -1,16 +1,22 @@
 //! PostgreSQL: where it is ([`settings`], [`embedded`]), its schema
-//! ([`migrate`]), and caller queries under Row Level Security ([`caller`],
-//! guarded by [`sql_guard`], values converted by [`values`]).
+//! ([`migrate`], with the allowlist enforced by [`privileges`]), and caller
+//! queries under Row Level Security ([`caller`]: checked by [`guard`],
+//! established through [`gate`], on connections of [`pool`] over
+//! [`transport`], values converted by [`values`]).
 
 pub mod caller;
 pub mod embedded;
+pub mod gate;
+pub mod guard;
 pub mod migrate;
 pub mod numeric;
+pub mod pool;
+pub mod privileges;
 pub mod scope;
 pub mod secrets;
 pub mod settings;
-pub mod sql_guard;
 pub mod tls;
+pub mod transport;
 pub mod values;
 
 /// A PostgreSQL error as one readable line: the server's message with its

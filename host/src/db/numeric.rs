@@ -15,6 +15,25 @@ const NINF: u16 = 0xF000;
 #[error("malformed numeric value: {0}")]
 pub struct NumericError(&'static str);
 
+/// An upper bound on the length of [`numeric_to_text`]'s result, from the
+/// header alone: a value a few bytes long on the wire can be 131,072 digits
+/// long as text, and the caller must be able to refuse it before it exists.
+pub fn numeric_text_len(raw: &[u8]) -> Result<usize, NumericError> {
+    let word = |i: usize| -> Result<u16, NumericError> {
+        raw.get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or(NumericError("too short"))
+    };
+    let weight = word(2)? as i16 as i64;
+    let dscale = word(6)? as i16 as i64;
+    if dscale < 0 {
+        return Err(NumericError("negative length"));
+    }
+    // Sign, integer digits (at least "0"), point and fraction.
+    let integer = if weight < 0 { 1 } else { (weight + 1) * 4 };
+    Ok((1 + integer + 1 + dscale) as usize)
+}
+
 pub fn numeric_to_text(raw: &[u8]) -> Result<String, NumericError> {
     let word = |i: usize| -> Result<u16, NumericError> {
         raw.get(i..i + 2)
@@ -136,6 +155,23 @@ mod tests {
             "0.00"
         );
         assert_eq!(numeric_to_text(&wire(0, 0, NEGATIVE, 0, &[])).unwrap(), "0");
+    }
+
+    #[test]
+    fn the_text_length_is_bounded_from_the_header() {
+        for raw in [
+            wire(3, 1, POSITIVE, 3, &[1, 2345, 6780]),
+            wire(1, 0, NEGATIVE, 2, &[42]),
+            wire(1, -1, POSITIVE, 4, &[5]),
+            wire(1, 2, POSITIVE, 0, &[1]),
+            wire(0, 0, NEGATIVE, 0, &[]),
+        ] {
+            let text = numeric_to_text(&raw).unwrap();
+            assert!(text.len() <= numeric_text_len(&raw).unwrap(), "{text}");
+        }
+        // 1e131071: one digit on the wire, 131,072 characters as text.
+        let huge = wire(1, 32767, POSITIVE, 0, &[10]);
+        assert!(numeric_text_len(&huge).unwrap() >= 131_072);
     }
 
     #[test]

@@ -74,6 +74,15 @@ pub struct DbArgs {
     /// `work_mem` of a caller's statement, in MiB.
     #[arg(long, env = "MCP_WORK_MEM_MIB", default_value_t = 16)]
     pub work_mem_mib: u32,
+
+    /// Longest SQL text of one statement, in bytes (checked before parsing).
+    #[arg(long, env = "MCP_MAX_SQL_BYTES", default_value_t = crate::db::guard::DEFAULT_MAX_SQL_BYTES)]
+    pub max_sql_bytes: usize,
+
+    /// Connections of the pool one identity may hold at once, so that one
+    /// busy caller never starves the others (0: a quarter of the pool).
+    #[arg(long, env = "MCP_DB_IDENTITY_SHARE", default_value_t = 0)]
+    pub db_identity_share: usize,
 }
 
 /// The resolved database: the embedded cluster, or an external server.

@@ -17,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, PrimitiveDateTime, Time};
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
-use super::numeric::numeric_to_text;
+use super::numeric::{numeric_text_len, numeric_to_text};
 use crate::bindings::zava::mcp::types::SqlValue;
 
 type BoxError = Box<dyn Error + Sync + Send>;
@@ -99,9 +99,49 @@ impl<'a> FromSql<'a> for Raw<'a> {
     }
 }
 
+/// What the values of one result may still take in the host's memory.
+/// Decoding charges every byte it is about to produce (numeric text, array
+/// and JSON expansion included) *before* producing it, so a small value on
+/// the wire that would expand to a large one (`1e131071::numeric` is a few
+/// bytes on the wire and 131,072 characters as text) stops the read instead
+/// of inflating the host.
+#[derive(Debug)]
+pub struct Budget {
+    left: usize,
+}
+
+/// In-memory size of one value besides its heap bytes.
+pub const VALUE_OVERHEAD: usize = std::mem::size_of::<SqlValue>();
+
+impl Budget {
+    pub fn new(bytes: usize) -> Self {
+        Self { left: bytes }
+    }
+
+    /// Gives back what a transient value took once it is dropped.
+    pub fn refund(&mut self, bytes: usize) {
+        self.left = self.left.saturating_add(bytes);
+    }
+
+    pub fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        match self.left.checked_sub(bytes) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => {
+                self.left = 0;
+                Err(DecodeError::OverBudget)
+            }
+        }
+    }
+}
+
 /// Why a result value could not be represented.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
+    #[error("the result is larger than this server returns; select fewer rows or columns")]
+    OverBudget,
     #[error(
         "type `{0}` cannot be returned by this server; cast the column to text (e.g. `col::text`)"
     )]
@@ -171,8 +211,10 @@ fn scalar_kind(ty: &Type) -> Option<Scalar> {
     })
 }
 
-/// Decodes one binary result value of type `ty`.
-pub fn decode(ty: &Type, raw: Option<&[u8]>) -> Result<SqlValue, DecodeError> {
+/// Decodes one binary result value of type `ty`, charging `budget` for
+/// what it produces.
+pub fn decode(ty: &Type, raw: Option<&[u8]>, budget: &mut Budget) -> Result<SqlValue, DecodeError> {
+    budget.charge(VALUE_OVERHEAD)?;
     let Some(raw) = raw else {
         return Ok(SqlValue::Null);
     };
@@ -181,20 +223,38 @@ pub fn decode(ty: &Type, raw: Option<&[u8]>) -> Result<SqlValue, DecodeError> {
         message: e.to_string(),
     };
     match ty.kind() {
-        Kind::Domain(base) => return decode(base, Some(raw)),
-        Kind::Enum(_) => return Ok(SqlValue::Text(text(raw).map_err(malformed)?)),
-        Kind::Array(element) => {
-            return array_json(element, raw)
-                .map(|json| SqlValue::Json(json.to_string()))
-                .map_err(|e| match e.downcast::<DecodeErrorBox>() {
-                    Ok(inner) => inner.0,
-                    Err(e) => malformed(e),
-                });
+        Kind::Domain(base) => return decode(base, Some(raw), budget),
+        Kind::Enum(_) => {
+            budget.charge(raw.len())?;
+            return Ok(SqlValue::Text(text(raw).map_err(malformed)?));
         }
+        Kind::Array(element) => return array_json(element, raw, budget).map(SqlValue::Json),
         _ => {}
     }
     let kind = scalar_kind(ty).ok_or_else(|| DecodeError::Unsupported(ty.name().to_string()))?;
+    budget.charge(produced_size(kind, raw).map_err(malformed)?)?;
     scalar(kind, raw).map_err(malformed)
+}
+
+/// An upper bound on the heap bytes [`scalar`] produces for `raw`, known
+/// before producing them.
+fn produced_size(kind: Scalar, raw: &[u8]) -> Result<usize, BoxError> {
+    Ok(match kind {
+        Scalar::Bool
+        | Scalar::Int2
+        | Scalar::Int4
+        | Scalar::Int8
+        | Scalar::Oid
+        | Scalar::Float4
+        | Scalar::Float8 => 0,
+        Scalar::Numeric => numeric_text_len(raw)?,
+        Scalar::Text | Scalar::Json | Scalar::Jsonb | Scalar::Char => raw.len(),
+        Scalar::Bytea => 2 + 2 * raw.len(),
+        Scalar::Date | Scalar::Timestamp | Scalar::TimestampTz | Scalar::Time => 40,
+        Scalar::Interval => 80,
+        Scalar::Uuid => 36,
+        Scalar::Vector => raw.len(),
+    })
 }
 
 fn scalar(kind: Scalar, raw: &[u8]) -> Result<SqlValue, BoxError> {
@@ -324,39 +384,92 @@ fn interval_text(raw: &[u8]) -> Result<String, BoxError> {
     Ok(parts.join(" "))
 }
 
-/// Carries a [`DecodeError`] through the boxed errors of array decoding.
-#[derive(Debug)]
-struct DecodeErrorBox(DecodeError);
-impl std::fmt::Display for DecodeErrorBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+/// An array as JSON text (nested for multi-dimensional arrays), written
+/// element by element and charged as it grows.
+fn array_json(element: &Type, raw: &[u8], budget: &mut Budget) -> Result<String, DecodeError> {
+    use fallible_iterator::FallibleIterator;
+    let malformed = |e: BoxError| DecodeError::Malformed {
+        ty: format!("{}[]", element.name()),
+        message: e.to_string(),
+    };
+    let array = wire::array_from_sql(raw).map_err(malformed)?;
+    let dims: Vec<usize> = array
+        .dimensions()
+        .map(|d| Ok(usize::try_from(d.len).unwrap_or(0)))
+        .collect()
+        .map_err(malformed)?;
+    let values: Vec<Option<&[u8]>> = array.values().collect().map_err(malformed)?;
+    let mut out = String::new();
+    if dims.is_empty() {
+        budget.charge(2)?;
+        out.push_str("[]");
+        return Ok(out);
+    }
+    let mut values = values.into_iter();
+    write_nested(element, &dims, &mut values, &mut out, budget)?;
+    Ok(out)
+}
+
+fn write_nested<'a>(
+    element: &Type,
+    dims: &[usize],
+    values: &mut impl Iterator<Item = Option<&'a [u8]>>,
+    out: &mut String,
+    budget: &mut Budget,
+) -> Result<(), DecodeError> {
+    let Some((&n, rest)) = dims.split_first() else {
+        let before = budget.left;
+        let value = decode(element, values.next().flatten(), budget)?;
+        let decoded = before - budget.left;
+        budget.charge(json_len(&value))?;
+        push_json(out, &value);
+        // The JSON text stays; the decoded value is dropped here.
+        budget.refund(decoded);
+        return Ok(());
+    };
+    budget.charge(2 + n)?;
+    out.push('[');
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        write_nested(element, rest, values, out, budget)?;
+    }
+    out.push(']');
+    Ok(())
+}
+
+/// An upper bound on the length of `value` as JSON text.
+fn json_len(value: &SqlValue) -> usize {
+    match value {
+        SqlValue::Null | SqlValue::Boolean(_) | SqlValue::Int(_) | SqlValue::Float(_) => 32,
+        SqlValue::Json(s) => s.len(),
+        SqlValue::Numeric(s)
+        | SqlValue::Text(s)
+        | SqlValue::Date(s)
+        | SqlValue::Timestamp(s)
+        | SqlValue::Uuid(s) => {
+            // Quotes, and escapes: `\u0001` is six bytes for one.
+            2 + s
+                .bytes()
+                .map(|b| match b {
+                    b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+                    0..0x20 => 6,
+                    _ => 1,
+                })
+                .sum::<usize>()
+        }
+        SqlValue::Vector(v) => 2 + v.len() * 24,
     }
 }
-impl Error for DecodeErrorBox {}
 
-/// An array as JSON (nested for multi-dimensional arrays).
-fn array_json(element: &Type, raw: &[u8]) -> Result<Json, BoxError> {
-    use fallible_iterator::FallibleIterator;
-    let array = wire::array_from_sql(raw)?;
-    let dims: Vec<usize> = array.dimensions().map(|d| Ok(d.len as usize)).collect()?;
-    let values: Vec<Json> = array
-        .values()
-        .map(|v| {
-            decode(element, v)
-                .map(|value| to_json(&value))
-                .map_err(|e| Box::new(DecodeErrorBox(e)) as BoxError)
-        })
-        .collect()?;
-    fn nest(values: &mut std::vec::IntoIter<Json>, dims: &[usize]) -> Json {
-        match dims.split_first() {
-            None => values.next().unwrap_or(Json::Null),
-            Some((&n, rest)) => Json::Array((0..n).map(|_| nest(values, rest)).collect()),
-        }
+/// Appends `value` as JSON (a `json` value is embedded as it is: PostgreSQL
+/// only ever sends valid JSON).
+fn push_json(out: &mut String, value: &SqlValue) {
+    match value {
+        SqlValue::Json(s) => out.push_str(s),
+        other => out.push_str(&to_json(other).to_string()),
     }
-    if dims.is_empty() {
-        return Ok(Json::Array(Vec::new()));
-    }
-    Ok(nest(&mut values.into_iter(), &dims))
 }
 
 /// A value as JSON: numbers where they are exact, text otherwise (numeric
@@ -376,21 +489,6 @@ pub fn to_json(value: &SqlValue) -> Json {
         | SqlValue::Uuid(s) => Json::String(s.clone()),
         SqlValue::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone())),
         SqlValue::Vector(v) => Json::Array(v.iter().map(|x| Json::from(f64::from(*x))).collect()),
-    }
-}
-
-/// Roughly how many bytes a value takes in memory and on the way to the
-/// component; used for the per-query byte cap.
-pub fn approximate_size(value: &SqlValue) -> usize {
-    16 + match value {
-        SqlValue::Null | SqlValue::Boolean(_) | SqlValue::Int(_) | SqlValue::Float(_) => 0,
-        SqlValue::Numeric(s)
-        | SqlValue::Text(s)
-        | SqlValue::Date(s)
-        | SqlValue::Timestamp(s)
-        | SqlValue::Uuid(s)
-        | SqlValue::Json(s) => s.len(),
-        SqlValue::Vector(v) => v.len() * 4,
     }
 }
 
@@ -433,36 +531,110 @@ mod tests {
         );
     }
 
+    fn dec(ty: &Type, raw: Option<&[u8]>) -> Result<SqlValue, DecodeError> {
+        decode(ty, raw, &mut Budget::new(1 << 20))
+    }
+
+    /// A one-dimensional array in the binary wire format.
+    fn int_array(values: &[Option<i32>]) -> Vec<u8> {
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&1i32.to_be_bytes()); // dimensions
+        raw.extend_from_slice(&1i32.to_be_bytes()); // has nulls
+        raw.extend_from_slice(&Type::INT4.oid().to_be_bytes());
+        raw.extend_from_slice(&(values.len() as i32).to_be_bytes());
+        raw.extend_from_slice(&1i32.to_be_bytes()); // lower bound
+        for v in values {
+            match v {
+                None => raw.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(v) => {
+                    raw.extend_from_slice(&4i32.to_be_bytes());
+                    raw.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+        }
+        raw
+    }
+
+    #[test]
+    fn arrays_are_json_text_and_charged_as_they_grow() {
+        let raw = int_array(&[Some(1), None, Some(-3)]);
+        assert_eq!(
+            dec(&Type::INT4_ARRAY, Some(&raw)).unwrap(),
+            SqlValue::Json("[1,null,-3]".into())
+        );
+        let many = int_array(&vec![Some(7); 10_000]);
+        let mut small = Budget::new(4096);
+        assert_eq!(
+            decode(&Type::INT4_ARRAY, Some(&many), &mut small),
+            Err(DecodeError::OverBudget)
+        );
+    }
+
+    #[test]
+    fn a_huge_numeric_is_refused_before_it_is_written_out() {
+        // 1e131071: ten bytes on the wire, 131,072 characters as text.
+        let mut raw = Vec::new();
+        for w in [1u16, 32767, 0, 0, 10] {
+            raw.extend_from_slice(&w.to_be_bytes());
+        }
+        let mut budget = Budget::new(100_000);
+        assert_eq!(
+            decode(&Type::NUMERIC, Some(&raw), &mut budget),
+            Err(DecodeError::OverBudget)
+        );
+        let mut enough = Budget::new(200_000);
+        match decode(&Type::NUMERIC, Some(&raw), &mut enough).unwrap() {
+            SqlValue::Numeric(text) => assert_eq!(text.len(), 2 + 32_767 * 4),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_lengths_bound_the_escaped_text() {
+        for value in [
+            SqlValue::Text("plain".into()),
+            SqlValue::Text("\u{1}\u{2}\"\\\n".into()),
+            SqlValue::Int(i64::MIN),
+            SqlValue::Float(-1.234_567_890_123_456_7e-300),
+            SqlValue::Vector(vec![-1.234_567_8e-30; 3]),
+        ] {
+            assert!(
+                to_json(&value).to_string().len() <= json_len(&value),
+                "{value:?}"
+            );
+        }
+    }
+
     #[test]
     fn scalars_decode_from_binary() {
-        assert_eq!(decode(&Type::INT4, None).unwrap(), SqlValue::Null);
+        assert_eq!(dec(&Type::INT4, None).unwrap(), SqlValue::Null);
         assert_eq!(
-            decode(&Type::BOOL, Some(&[1])).unwrap(),
+            dec(&Type::BOOL, Some(&[1])).unwrap(),
             SqlValue::Boolean(true)
         );
         assert_eq!(
-            decode(&Type::INT2, Some(&7i16.to_be_bytes())).unwrap(),
+            dec(&Type::INT2, Some(&7i16.to_be_bytes())).unwrap(),
             SqlValue::Int(7)
         );
         assert_eq!(
-            decode(&Type::INT8, Some(&(-9i64).to_be_bytes())).unwrap(),
+            dec(&Type::INT8, Some(&(-9i64).to_be_bytes())).unwrap(),
             SqlValue::Int(-9)
         );
         assert_eq!(
-            decode(&Type::FLOAT8, Some(&2.5f64.to_be_bytes())).unwrap(),
+            dec(&Type::FLOAT8, Some(&2.5f64.to_be_bytes())).unwrap(),
             SqlValue::Float(2.5)
         );
         assert_eq!(
-            decode(&Type::TEXT, Some(b"Zava")).unwrap(),
+            dec(&Type::TEXT, Some(b"Zava")).unwrap(),
             SqlValue::Text("Zava".into())
         );
         assert_eq!(
-            decode(&Type::JSONB, Some(b"\x01{\"a\":1}")).unwrap(),
+            dec(&Type::JSONB, Some(b"\x01{\"a\":1}")).unwrap(),
             SqlValue::Json("{\"a\":1}".into())
         );
         let id = uuid::Uuid::from_u128(0xf47ac10b_58cc_4372_a567_0e02b2c3d479);
         assert_eq!(
-            decode(&Type::UUID, Some(id.as_bytes())).unwrap(),
+            dec(&Type::UUID, Some(id.as_bytes())).unwrap(),
             SqlValue::Uuid("f47ac10b-58cc-4372-a567-0e02b2c3d479".into())
         );
     }
@@ -495,7 +667,7 @@ mod tests {
 
     #[test]
     fn unsupported_types_say_how_to_cast() {
-        let error = decode(&Type::POINT, Some(&[0; 16])).unwrap_err();
+        let error = dec(&Type::POINT, Some(&[0; 16])).unwrap_err();
         assert!(error.to_string().contains("::text"), "{error}");
         assert!(!supported(&Type::POINT));
         assert!(supported(&Type::INT4_ARRAY));

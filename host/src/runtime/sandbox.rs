@@ -190,11 +190,14 @@ impl Sandbox {
                 component: component.clone(),
                 tool: tool.into(),
             },
-            database: DatabaseCtx::new(self.db.clone(), caller.map(|c| c.subject)).granted(
-                grant.database,
-                component,
-                grant.max_rows,
-            ),
+            database: DatabaseCtx::new(
+                self.db.clone(),
+                caller.map(|c| crate::db::caller::Caller {
+                    principal: c.principal.clone(),
+                    user: c.subject,
+                }),
+            )
+            .granted(grant.database, component, grant.max_rows),
             embeddings: EmbeddingsCtx::new(self.embeddings.clone())
                 .granted(grant.embeddings, component),
             wasi: WasiState::new(component),

@@ -1,0 +1,44 @@
+//! The names of every function the database has (all schemas), read
+//! through `rls.function_names()` by the query path.
+//!
+//! PostgreSQL reads `x.name` and `(x).name` as the call `name(x)` when `name`
+//! is not a column of `x`. The guard cannot always tell a column from a call
+//! without running the query, but it can tell that a name is *not* a
+//! function: such a name cannot call anything. So a name after a dot passes
+//! when it is allowlisted or when no function has it.
+
+use std::collections::HashSet;
+
+/// Function names, or (until they have been read) the assumption that any
+/// name may be one — which fails closed.
+#[derive(Debug, Clone, Default)]
+pub enum KnownFunctions {
+    #[default]
+    Unknown,
+    Names(HashSet<String>),
+}
+
+impl KnownFunctions {
+    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        Self::Names(names.into_iter().collect())
+    }
+
+    /// Whether a function of this name may exist.
+    pub fn contains(&self, name: &str) -> bool {
+        match self {
+            Self::Unknown => true,
+            Self::Names(names) => names.contains(name),
+        }
+    }
+
+    pub fn is_known(&self) -> bool {
+        matches!(self, Self::Names(_))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Unknown => 0,
+            Self::Names(names) => names.len(),
+        }
+    }
+}

@@ -256,40 +256,8 @@ async fn values_round_trip_through_postgres_with_their_types() {
 /// query role powerless, and Row Level Security must hold.
 #[tokio::test]
 async fn migrations_apply_as_a_non_superuser_admin_like_managed_servers() {
-    let pg = support::pg::start_private_cluster("zava-managed-");
-    let superuser = connect(&pg.superuser("postgres")).await;
-    superuser
-        .batch_execute("CREATE ROLE azure_admin LOGIN CREATEROLE CREATEDB")
-        .await
-        .unwrap();
-    superuser
-        .batch_execute("CREATE DATABASE zava OWNER azure_admin")
-        .await
-        .unwrap();
-    // Azure lets the admin create allow-listed extensions; here a superuser
-    // does it beforehand.
-    connect(&pg.superuser("zava"))
-        .await
-        .batch_execute("CREATE EXTENSION vector")
-        .await
-        .unwrap();
-    let admin = connect(&pg.config("azure_admin", "zava")).await;
-    let secret = mcp_host::db::secrets::random_secret();
-    let report = migrate::migrate(&admin, &secret, Some("query-password-1"))
-        .await
-        .expect("migrations apply without a superuser");
-    assert_eq!(report.applied.len(), migrate::MIGRATIONS.len());
-    seed::seed(
-        &admin,
-        SeedOptions {
-            seed: TEST_SEED,
-            scale: 0.005,
-            replace: false,
-            progress: false,
-        },
-    )
-    .await
-    .expect("seed as the managed admin");
+    let managed = support::pg::Managed::start("zava-managed-", 0.005).await;
+    let (admin, secret) = (&managed.admin, managed.secret.clone());
 
     let role = admin
         .query_one(
@@ -304,7 +272,7 @@ async fn migrations_apply_as_a_non_superuser_admin_like_managed_servers() {
     }
     // The query role sees one store through RLS, as with a superuser admin.
     let db = mcp_host::db::caller::CallerDb::with_tls(
-        pg.config(mcp_host::db::settings::QUERY_ROLE, "zava"),
+        managed.query_config(),
         secret.clone(),
         Default::default(),
         2,
@@ -323,6 +291,6 @@ async fn migrations_apply_as_a_non_superuser_admin_like_managed_servers() {
         .expect("query as Seattle");
     assert_eq!(rows.rows.len(), 1, "{rows:?}");
     // Migrating again is a no-op.
-    let again = migrate::migrate(&admin, &secret, None).await.unwrap();
+    let again = migrate::migrate(admin, &secret, None).await.unwrap();
     assert!(again.applied.is_empty());
 }

@@ -3,11 +3,19 @@
 //! server. Every case runs as the Seattle manager and must end with no
 //! foreign row seen, no write, no lasting state, and the host still serving.
 //!
-//! It runs twice: through the MCP endpoint (parser guard on, as deployed),
-//! and straight into the database layer with the parser guard *off*, to show
-//! that Row Level Security, the read-only transaction and the query role's
-//! privileges hold on their own. The few cases that only the guard stops
-//! (catalog statistics that PostgreSQL shows every role) are marked.
+//! It runs three times:
+//! - through the MCP endpoint, statement guard on, as deployed;
+//! - straight into the database layer with the guard *off*, on a database a
+//!   superuser migrated: Row Level Security, the read-only transaction and
+//!   the allowlist the database enforces hold on their own;
+//! - with the guard on, on a database migrated without a superuser (as on
+//!   Azure), where the database cannot enforce the allowlist: the guard
+//!   alone holds.
+//!
+//! The corpus grows by class: statistics oracles (counts taken before RLS
+//! filters), other callers' SQL, decode bombs, huge values, XML, timing,
+//! and every way PostgreSQL can call a function (call syntax, attribute
+//! notation, operators, casts).
 
 mod support;
 
@@ -22,25 +30,10 @@ use support::{TestServer, is_error, text_of};
 struct Attack {
     name: &'static str,
     sql: &'static str,
-    /// Only the parser guard stops it (the data it reads is not row data
-    /// under RLS, e.g. planner statistics).
-    guard_only: bool,
 }
 
 const fn attack(name: &'static str, sql: &'static str) -> Attack {
-    Attack {
-        name,
-        sql,
-        guard_only: false,
-    }
-}
-
-const fn guard_only(name: &'static str, sql: &'static str) -> Attack {
-    Attack {
-        name,
-        sql,
-        guard_only: true,
-    }
+    Attack { name, sql }
 }
 
 fn corpus() -> Vec<Attack> {
@@ -224,11 +217,11 @@ fn corpus() -> Vec<Attack> {
             "pg_stats",
             "SELECT most_common_vals::text AS leak FROM pg_stats WHERE tablename = 'orders'",
         ),
-        guard_only(
+        attack(
             "reltuples",
             "SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'orders' AND reltuples > 0",
         ),
-        guard_only(
+        attack(
             "live tuples",
             "SELECT n_live_tup AS n FROM pg_stat_user_tables WHERE relname = 'orders' AND n_live_tup > 0",
         ),
@@ -276,6 +269,113 @@ fn corpus() -> Vec<Attack> {
         attack(
             "cross join",
             "SELECT count(*) AS big FROM retail.order_items a, retail.order_items b, retail.order_items c",
+        ),
+        // Statistics oracles: counters that count index entries and rows
+        // *before* Row Level Security filters them (the red team read
+        // Bellevue's order count and a customer's e-mail this way).
+        attack(
+            "stats oracle in attribute notation",
+            "WITH b AS MATERIALIZED (SELECT ('retail.orders_store_date_idx'::regclass::oid).pg_stat_get_xact_tuples_returned AS c0), \
+             p AS MATERIALIZED (SELECT (SELECT count(*) FROM retail.orders WHERE store_id = 2) AS c) \
+             SELECT ('retail.orders_store_date_idx'::regclass::oid).pg_stat_get_xact_tuples_returned - b.c0 AS leak FROM b, p",
+        ),
+        attack(
+            "stats oracle in call syntax",
+            "WITH p AS MATERIALIZED (SELECT (SELECT count(*) FROM retail.orders WHERE store_id = 2) AS c) \
+             SELECT pg_stat_get_xact_tuples_fetched('retail.orders_store_date_idx'::regclass) AS leak FROM p",
+        ),
+        attack(
+            "stats oracle on a table alias",
+            "SELECT x.pg_stat_get_xact_numscans AS leak FROM (SELECT 'retail.orders'::regclass::oid AS oid) s, \
+             LATERAL (SELECT s.oid AS pg_stat_get_xact_numscans) x WHERE (s.oid).pg_stat_get_xact_numscans > 0",
+        ),
+        attack(
+            "live tuple counter",
+            "SELECT ('retail.orders'::regclass::oid).pg_stat_get_live_tuples AS leak",
+        ),
+        attack(
+            "relation size",
+            "SELECT ('retail.orders'::regclass).pg_relation_size AS leak",
+        ),
+        attack(
+            "index statistics view",
+            "SELECT idx_tup_read AS leak FROM pg_stat_user_indexes WHERE relname = 'orders'",
+        ),
+        // Other callers' SQL and sessions (every pool connection logs in
+        // as the same role).
+        attack(
+            "other backends' activity",
+            "SELECT pg_stat_get_backend_activity(i) AS leak FROM generate_series(1, 200) AS i \
+             WHERE pg_stat_get_backend_activity(i) IS NOT NULL",
+        ),
+        attack(
+            "other backends' activity in attribute notation",
+            "SELECT (i).pg_stat_get_backend_activity AS leak FROM generate_series(1, 200) AS i \
+             WHERE (i).pg_stat_get_backend_activity IS NOT NULL",
+        ),
+        attack(
+            "pg_stat_get_activity",
+            "SELECT query AS leak FROM pg_stat_get_activity(NULL) WHERE query IS NOT NULL",
+        ),
+        attack(
+            "advisory lock in attribute notation",
+            "SELECT (42::bigint).pg_advisory_lock IS NULL AS x",
+        ),
+        attack(
+            "sleep in attribute notation",
+            "SELECT (3.0::float8).pg_sleep IS NULL AS x",
+        ),
+        attack(
+            "current_setting in attribute notation",
+            "SELECT ('zava.scope'::text).current_setting AS leak",
+        ),
+        attack(
+            "read a file in attribute notation",
+            "SELECT ('postgresql.conf'::text).pg_read_file AS leak",
+        ),
+        // Timing: a clock that moves during the statement times other rows.
+        attack(
+            "clock inside a statement",
+            "SELECT clock_timestamp() - statement_timestamp() AS leak",
+        ),
+        attack("timeofday", "SELECT timeofday() AS leak"),
+        // XML (libxml does not honour statement_timeout where it exists).
+        attack("xml cast", "SELECT '<a>1</a>'::xml::text AS leak"),
+        attack("xpath", "SELECT xpath('/a', '<a>1</a>') AS leak"),
+        attack("xmlelement", "SELECT xmlelement(name a, 'b')::text AS leak"),
+        // Operators and casts outside the allowlist.
+        attack(
+            "geometric operator",
+            "SELECT point(1, 1) <-> point(2, 2) AS leak",
+        ),
+        // Type input functions run without a privilege check, so only the
+        // guard refuses this cast; it names a function, no row data.
+        attack("regproc cast", "SELECT 'pg_sleep'::regproc::text AS x"),
+        // Decode bombs: tiny on the wire, huge as text or JSON.
+        attack(
+            "numeric text bomb",
+            "SELECT array_fill(1e131071::numeric, ARRAY[3000]) AS big",
+        ),
+        attack(
+            "numeric text bomb from allowlisted parts",
+            "SELECT array_agg(1e131071::numeric) AS big FROM generate_series(1, 3000)",
+        ),
+        attack(
+            "numeric rows",
+            "SELECT 1e131071::numeric AS big FROM generate_series(1, 3000)",
+        ),
+        attack("one huge row", "SELECT lpad('x', 200000000, 'y') AS big"),
+        attack(
+            "huge json",
+            "SELECT jsonb_agg(lpad('x', 1000, 'y')) AS big FROM generate_series(1, 100000)",
+        ),
+        attack(
+            "huge bytea",
+            "SELECT convert_to(lpad('x', 60000000, 'y'), 'UTF8') AS big",
+        ),
+        attack(
+            "TABLESAMPLE",
+            "SELECT count(*) AS n FROM retail.orders TABLESAMPLE SYSTEM (100)",
         ),
     ]
 }
@@ -430,21 +530,11 @@ async fn attacks_through_mcp_see_nothing_foreign_and_change_nothing() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn without_the_parser_guard_row_level_security_still_holds() {
-    let db = TestDb::fresh().await;
-    let before = checksums(&db.admin().await).await;
-    let seattle_orders = seattle_orders(&db).await;
-    let limits = QueryLimits {
-        statement_timeout: Duration::from_secs(1),
-        parser_guard: false,
-        ..QueryLimits::default()
-    };
-    let caller_db =
-        Arc::new(CallerDb::new(db.query_config(), db.secret().to_string(), limits, 4).unwrap());
+/// Runs the corpus as Seattle straight into `caller_db`; returns the cases
+/// that saw something foreign, and how many PostgreSQL or the guard refused.
+async fn run_corpus(caller_db: &CallerDb, seattle_orders: i64) -> (Vec<String>, usize) {
     let (_, _, manager) = stores()[0];
     let seattle: uuid::Uuid = manager.parse().unwrap();
-
     let mut failures = Vec::new();
     let mut stopped = 0;
     for attack in corpus() {
@@ -460,23 +550,10 @@ async fn without_the_parser_guard_row_level_security_still_holds() {
             .map(|r| r.iter().map(mcp_host::db::values::to_json).collect())
             .collect();
         let leaks = foreign_rows(&columns, &rows, seattle_orders);
-        match (leaks.is_empty(), attack.guard_only) {
-            (true, _) => {}
-            // Expected: planner statistics are visible to every role; the
-            // guard is what refuses these.
-            (false, true) => {}
-            (false, false) => failures.push(format!("{}: {leaks:?}", attack.name)),
+        if !leaks.is_empty() {
+            failures.push(format!("{}: {leaks:?}", attack.name));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "RLS alone let these through:\n{}",
-        failures.join("\n")
-    );
-    assert!(
-        stopped >= 30,
-        "most attacks fail outright in PostgreSQL ({stopped})"
-    );
     // The connection pool is still healthy and still scoped.
     let set = caller_db
         .query(seattle, "SELECT count(*) AS n FROM retail.orders", &[], 10)
@@ -486,10 +563,86 @@ async fn without_the_parser_guard_row_level_security_still_holds() {
         mcp_host::db::values::to_json(&set.rows[0][0]),
         json!(seattle_orders)
     );
+    (failures, stopped)
+}
+
+#[tokio::test]
+async fn without_the_guard_the_database_a_superuser_migrated_still_refuses() {
+    let db = TestDb::fresh().await;
+    let before = checksums(&db.admin().await).await;
+    let seattle_orders = seattle_orders(&db).await;
+    let limits = QueryLimits {
+        statement_timeout: Duration::from_secs(1),
+        parser_guard: false,
+        ..QueryLimits::default()
+    };
+    let caller_db =
+        Arc::new(CallerDb::new(db.query_config(), db.secret().to_string(), limits, 4).unwrap());
+    let (failures, stopped) = run_corpus(&caller_db, seattle_orders).await;
+    assert!(
+        failures.is_empty(),
+        "the database alone let these through:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        stopped >= 60,
+        "most attacks fail outright in PostgreSQL ({stopped})"
+    );
     assert_eq!(
         checksums(&db.admin().await).await,
         before,
         "the data changed"
     );
     assert_no_lasting_state(&db).await;
+}
+
+#[tokio::test]
+async fn on_a_database_migrated_without_a_superuser_the_guard_alone_holds() {
+    let managed =
+        support::pg::Managed::start("zava-managed-attacks-", support::pg::TEST_SCALE).await;
+    let seattle_orders: i64 = managed
+        .admin
+        .query_one("SELECT count(*) FROM retail.orders WHERE store_id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let limits = QueryLimits {
+        statement_timeout: Duration::from_secs(1),
+        ..QueryLimits::default()
+    };
+    let caller_db =
+        CallerDb::new(managed.query_config(), managed.secret.clone(), limits, 4).unwrap();
+    let (failures, stopped) = run_corpus(&caller_db, seattle_orders).await;
+    assert!(
+        failures.is_empty(),
+        "the guard alone let these through:\n{}",
+        failures.join("\n")
+    );
+    assert!(stopped >= 60, "most attacks are refused ({stopped})");
+
+    // The control: with neither the guard nor the database's allowlist,
+    // the corpus does catch what the red team found (so its green above
+    // means something).
+    let open = CallerDb::new(
+        managed.query_config(),
+        managed.secret.clone(),
+        QueryLimits {
+            statement_timeout: Duration::from_secs(1),
+            parser_guard: false,
+            ..QueryLimits::default()
+        },
+        4,
+    )
+    .unwrap();
+    let (leaks, _) = run_corpus(&open, seattle_orders).await;
+    for expected in [
+        "stats oracle in attribute notation",
+        "live tuple counter",
+        "reltuples",
+    ] {
+        assert!(
+            leaks.iter().any(|l| l.starts_with(expected)),
+            "{expected} should leak without any allowlist: {leaks:?}"
+        );
+    }
 }

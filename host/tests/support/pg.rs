@@ -84,6 +84,59 @@ pub async fn load_demo(
     client
 }
 
+/// A database as a managed server (Azure) leaves it: migrated and seeded by
+/// an administrator that is not a superuser, so the database cannot enforce
+/// the allowlist. In a private cluster of its own (roles are cluster-wide).
+pub struct Managed {
+    pub pg: EmbeddedPostgres,
+    pub admin: Client,
+    pub secret: String,
+}
+
+impl Managed {
+    pub async fn start(prefix: &str, scale: f64) -> Self {
+        let pg = start_private_cluster(prefix);
+        let superuser = connect(&pg.superuser("postgres")).await;
+        superuser
+            .batch_execute("CREATE ROLE azure_admin LOGIN CREATEROLE CREATEDB")
+            .await
+            .unwrap();
+        superuser
+            .batch_execute("CREATE DATABASE zava OWNER azure_admin")
+            .await
+            .unwrap();
+        // Azure lets the admin create allow-listed extensions; here a
+        // superuser does it beforehand.
+        connect(&pg.superuser("zava"))
+            .await
+            .batch_execute("CREATE EXTENSION vector")
+            .await
+            .unwrap();
+        let admin = connect(&pg.config("azure_admin", "zava")).await;
+        let secret = mcp_host::db::secrets::random_secret();
+        let report = migrate::migrate(&admin, &secret, Some("query-password-1"))
+            .await
+            .expect("migrations apply without a superuser");
+        assert_eq!(report.applied.len(), migrate::MIGRATIONS.len());
+        seed::seed(
+            &admin,
+            SeedOptions {
+                seed: TEST_SEED,
+                scale,
+                replace: false,
+                progress: false,
+            },
+        )
+        .await
+        .expect("seed as the managed admin");
+        Self { pg, admin, secret }
+    }
+
+    pub fn query_config(&self) -> Config {
+        self.pg.config(QUERY_ROLE, "zava")
+    }
+}
+
 /// The cluster of this test binary, started (and its template built) once.
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();

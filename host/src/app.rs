@@ -283,7 +283,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             .map_err(|e| anyhow::anyhow!("{e:#}"))?,
     );
     let registry = Arc::new(Registry::default());
-    let sessions = Arc::new(Sessions::default());
+    let sessions = Arc::new(Sessions::new(args.identity_max_sessions));
     let metrics = Arc::new(Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
     let cancel = CancellationToken::new();
@@ -316,7 +316,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         allowed_hosts: args.allowed_hosts(),
         allowed_origins: args.allowed_origins(),
         authenticator: authenticator.clone(),
-        sessions: Default::default(),
+        sessions: sessions.clone(),
         public_url: args.public_url.clone(),
         metrics: metrics.clone(),
     };
@@ -334,17 +334,27 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         sessions: sessions.clone(),
         db: database.db.clone(),
     };
+    // Metrics describe every caller's traffic: on a public listener they
+    // are off unless the operator gives them a listener of their own.
+    let metrics_on_main = args.metrics_listen.is_none() && args.listen.ip().is_loopback();
     let metrics_at = match args.metrics_listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
             let addr = listener.local_addr()?;
-            let app = metrics_source.clone().router();
+            let app = metrics_source.clone().router(crate::mcp::edge::ProbeHosts {
+                allowed: Arc::new(args.allowed_hosts()),
+                port: addr.port(),
+            });
             let shutdown = cancel.clone();
             tokio::spawn(async move {
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                let served =
+                    crate::mcp::edge::serve(
+                        listener,
+                        app,
+                        async move { shutdown.cancelled().await },
+                    )
                     .await;
                 if let Err(error) = served {
                     tracing::error!(%error, "the /metrics listener stopped");
@@ -352,25 +362,35 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             });
             format!("http://{addr}/metrics")
         }
-        None => "/metrics on the main listener".to_string(),
+        None if metrics_on_main => "/metrics on the main listener".to_string(),
+        None => {
+            tracing::warn!(
+                listen = %args.listen,
+                "/metrics is off: the main listener is not on loopback; give metrics a listener \
+                 of their own with --metrics-listen (e.g. 127.0.0.1:9100)"
+            );
+            "off (set --metrics-listen)".to_string()
+        }
     };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
     let app = router(
         server,
         ready,
         HttpOptions {
             guard,
+            port: addr.port(),
             max_body_bytes: args.max_body_bytes,
+            admission: crate::mcp::admission::Admission {
+                sessions: sessions.clone(),
+                opens: CallerLimits::new(0, args.identity_session_rate.0),
+            },
             cancel: cancel.clone(),
-            metrics_route: args
-                .metrics_listen
-                .is_none()
-                .then(|| metrics_source.clone()),
+            metrics_route: metrics_on_main.then(|| metrics_source.clone()),
         },
     );
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
         url = %format!("http://{addr}/mcp"),
@@ -395,9 +415,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     );
     let shutdown = cancel.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
+        crate::mcp::edge::serve(listener, app, async move { shutdown.cancelled().await }).await
     });
     Ok(Server {
         addr,

@@ -230,6 +230,14 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_IDENTITY_RATE", default_value = "600/1m")]
     pub identity_rate: RateSetting,
 
+    /// Handshake-era sessions one identity may hold at once (0: no limit).
+    #[arg(long, env = "MCP_IDENTITY_MAX_SESSIONS", default_value_t = 16)]
+    pub identity_max_sessions: usize,
+
+    /// New sessions (`initialize`) per identity and period, or `off`.
+    #[arg(long, env = "MCP_IDENTITY_SESSION_RATE", default_value = "30/1m")]
+    pub identity_session_rate: RateSetting,
+
     /// Compile every component at start instead of using the disk cache.
     #[arg(long, env = "MCP_NO_CACHE")]
     pub no_cache: bool,

@@ -6,7 +6,7 @@
 //!    challenge. The [`Identity`](crate::identity::Identity) is attached to
 //!    the request for the MCP handler;
 //! 4. a request naming a session opened by another identity -> 404, as if the
-//!    session did not exist.
+//!    session did not exist ([`Sessions`]).
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 
 use super::jsonrpc;
-use super::session_owners::{Ownership, SessionOwners};
+use super::sessions::{Ownership, Sessions};
 use crate::identity::{AuthError, PublicBase, SharedAuthenticator};
 use crate::metrics::{Metrics, StatusLabel};
 
@@ -25,7 +25,7 @@ pub struct Guard {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub authenticator: SharedAuthenticator,
-    pub sessions: SessionOwners,
+    pub sessions: Arc<Sessions>,
     /// `--public-url`; without it, URLs are built from the request.
     pub public_url: Option<String>,
     pub metrics: Arc<Metrics>,
@@ -106,9 +106,6 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             let is_delete = request.method() == http::Method::DELETE;
             request.extensions_mut().insert(identity);
             let mut response = next.run(request).await;
-            guard
-                .sessions
-                .observe(session.as_deref(), is_delete, &response, &principal);
             // rmcp answers a session DELETE with 202; the spec names no code,
             // and the official Python SDK reports anything but 200/204 as a
             // failed termination.

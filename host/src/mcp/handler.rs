@@ -13,6 +13,7 @@ use rmcp::model::{
     ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use super::rate_limit::CallerLimits;
@@ -141,7 +142,14 @@ impl ServerHandler for ToolServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.sessions.add(context.peer);
+        let session = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get(HEADER_SESSION_ID))
+            .and_then(|v| v.to_str().ok());
+        if let Some(session) = session {
+            self.sessions.add_peer(session, context.peer);
+        }
     }
 
     async fn list_tools(

@@ -1,31 +1,36 @@
 //! The axum router: rmcp's Streamable HTTP service at `/mcp` behind the guard
-//! and the JSON-RPC body check, plus `/healthz`, `/readyz` and the OAuth
-//! protected-resource metadata.
+//! and the JSON-RPC body check, plus `/healthz`, `/readyz`, `/metrics` (each
+//! behind a Host check, [`super::edge`]) and the OAuth protected-resource
+//! metadata.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode, header};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use super::admission::{Admission, admit};
+use super::edge::{ProbeHosts, probe_host, single_host};
 use super::guard::{Guard, guard};
 use super::handler::ToolServer;
 use super::jsonrpc::check_body;
-use super::sessions::Sessions;
+use super::sessions::{Sessions, TrackingSessionManager};
 use crate::db::caller::CallerDb;
 use crate::metrics::Metrics;
 
 pub struct HttpOptions {
     pub guard: Guard,
+    /// The port the router is served on (probes may name it with an IP).
+    pub port: u16,
     pub max_body_bytes: usize,
+    pub admission: Admission,
     pub cancel: CancellationToken,
     /// Serve `/metrics` on this router (else it has its own listener).
     pub metrics_route: Option<MetricsSource>,
@@ -51,11 +56,14 @@ impl MetricsSource {
         self.metrics.encode()
     }
 
-    /// A router with only `/metrics`, for a separate listener.
-    pub fn router(self) -> Router {
+    /// A router with only `/metrics`, for a separate listener (which
+    /// checks `Host` like the main one).
+    pub fn router(self, hosts: ProbeHosts) -> Router {
         Router::new()
             .route("/metrics", get(metrics))
             .with_state(self)
+            .layer(from_fn_with_state(hosts, probe_host))
+            .layer(from_fn(single_host))
     }
 }
 
@@ -82,13 +90,21 @@ pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) 
         .with_cancellation_token(options.cancel);
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(TrackingSessionManager::new(
+            options.admission.sessions.clone(),
+        )),
         config,
     );
+    let probe_hosts = ProbeHosts {
+        allowed: Arc::new(options.guard.allowed_hosts.clone()),
+        port: options.port,
+    };
     let guard_state = Arc::new(options.guard);
     let mcp_routes = Router::new()
         .route_service("/mcp", mcp)
-        // Layers run outermost-last: guard, then the body check, then rmcp.
+        // Layers run outermost-last: guard, then the body check, then
+        // session admission, then rmcp.
+        .layer(from_fn_with_state(Arc::new(options.admission), admit))
         .layer(from_fn_with_state(options.max_body_bytes, check_body))
         .layer(from_fn_with_state(guard_state.clone(), guard));
     // RFC 9728: the metadata of the resource `<base>/mcp` lives at the
@@ -104,16 +120,23 @@ pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) 
             get(resource_metadata),
         )
         .with_state(guard_state);
-    let router = Router::new()
+    let mut probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(ready)
-        .merge(mcp_routes)
-        .merge(metadata_routes);
-    match options.metrics_route {
-        Some(source) => router.merge(source.router()),
-        None => router,
+        .with_state(ready);
+    if let Some(source) = options.metrics_route {
+        probes = probes.merge(
+            Router::new()
+                .route("/metrics", get(metrics))
+                .with_state(source),
+        );
     }
+    let probes = probes.layer(from_fn_with_state(probe_hosts, probe_host));
+    Router::new()
+        .merge(probes)
+        .merge(mcp_routes)
+        .merge(metadata_routes)
+        .layer(from_fn(single_host))
 }
 
 /// OAuth 2.0 Protected Resource Metadata, when the identity mode signs

@@ -30,6 +30,8 @@ const STANDARD_METHODS: &[&str] = &[
     "prompts/get",
     "completion/complete",
     "logging/setLevel",
+    "server/discover",
+    "subscriptions/listen",
 ];
 
 /// A JSON-RPC error object as an HTTP response.
@@ -55,8 +57,17 @@ pub struct Rejection {
     pub message: String,
 }
 
-/// Checks one POSTed body.
-pub fn validate(body: &[u8]) -> Result<(), Rejection> {
+/// The JSON-RPC method and id of a request that passed [`check_body`], for
+/// the layers after it.
+#[derive(Debug, Clone)]
+pub struct RpcRequest {
+    pub method: String,
+    pub id: Option<Value>,
+}
+
+/// Checks one POSTed body; says which request it is (`None` for
+/// notifications and responses).
+pub fn validate(body: &[u8]) -> Result<Option<RpcRequest>, Rejection> {
     let value: Value = serde_json::from_slice(body).map_err(|e| Rejection {
         code: PARSE_ERROR,
         id: None,
@@ -116,7 +127,18 @@ pub fn validate(body: &[u8]) -> Result<(), Rejection> {
             ),
         ));
     }
-    Ok(())
+    Ok(match &message {
+        ClientJsonRpcMessage::Request(_) => {
+            object
+                .get("method")
+                .and_then(Value::as_str)
+                .map(|method| RpcRequest {
+                    method: method.to_string(),
+                    id: id.cloned(),
+                })
+        }
+        _ => None,
+    })
 }
 
 /// Middleware for POST `/mcp`: caps the body and validates it.
@@ -144,17 +166,23 @@ pub async fn check_body(State(max_bytes): State<usize>, request: Request, next: 
     let Ok(bytes) = to_bytes(body, max_bytes).await else {
         return too_large();
     };
-    if let Err(rejection) = validate(&bytes) {
-        tracing::debug!(code = rejection.code, "malformed JSON-RPC refused");
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            rejection.id,
-            rejection.code,
-            &rejection.message,
-        );
+    let request = match validate(&bytes) {
+        Ok(request) => request,
+        Err(rejection) => {
+            tracing::debug!(code = rejection.code, "malformed JSON-RPC refused");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                rejection.id,
+                rejection.code,
+                &rejection.message,
+            );
+        }
+    };
+    let mut request_out = Request::from_parts(parts, Body::from(bytes));
+    if let Some(rpc) = request {
+        request_out.extensions_mut().insert(rpc);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next.run(request_out).await
 }
 
 #[cfg(test)]

@@ -1,38 +1,159 @@
-//! Live MCP sessions, so a change of the tool list reaches every client as
-//! `notifications/tools/list_changed` (on its GET stream).
+//! The handshake-era sessions this replica serves, in one book:
+//! - who opened each one: a session is usable only by the principal that
+//!   opened it (not merely its RLS user: two people mapped to one store
+//!   still have separate sessions), and a foreign id is answered as if it
+//!   did not exist;
+//! - how many each principal holds, capped so one identity cannot fill the
+//!   server with sessions;
+//! - each session's peer, told when the tool list changes (on its GET
+//!   stream).
+//!
+//! Every operation is O(1) (hash maps keyed by session id and principal);
+//! telling peers about a change is O(sessions) by nature. Sessions leave the
+//! book exactly when rmcp closes them — DELETE, idle expiry, shutdown —
+//! through [`TrackingSessionManager`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, LocalSessionManagerError,
+};
+use rmcp::transport::streamable_http_server::session::{
+    RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
+};
 use rmcp::{Peer, RoleServer};
 
 use crate::runtime::registry::Registry;
 
+/// What the guard should do with a request naming a session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// The caller opened it, or this replica has not seen it (rmcp decides).
+    Allowed,
+    /// Another identity opened it.
+    Foreign,
+}
+
+/// Why a principal may not open another session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "too many open sessions: you hold {open} of at most {max}; end one (HTTP DELETE) or let idle ones expire"
+)]
+pub struct TooManySessions {
+    pub open: usize,
+    pub max: usize,
+}
+
 #[derive(Default)]
+struct Book {
+    owners: HashMap<SessionId, Arc<str>>,
+    /// Sessions held and being opened, per principal.
+    counts: HashMap<Arc<str>, usize>,
+    peers: HashMap<SessionId, Peer<RoleServer>>,
+}
+
+impl Book {
+    fn decrement(&mut self, principal: &Arc<str>) {
+        if let Some(count) = self.counts.get_mut(principal) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.counts.remove(principal);
+            }
+        }
+    }
+}
+
 pub struct Sessions {
-    peers: Mutex<Vec<Peer<RoleServer>>>,
+    book: Mutex<Book>,
+    max_per_principal: usize,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self::new(0)
+    }
 }
 
 impl Sessions {
-    pub fn add(&self, peer: Peer<RoleServer>) {
-        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        peers.retain(|p| !p.is_transport_closed());
-        peers.push(peer);
+    /// `max_per_principal` 0 means unlimited.
+    pub fn new(max_per_principal: usize) -> Self {
+        Self {
+            book: Mutex::new(Book::default()),
+            max_per_principal,
+        }
     }
 
-    /// Sessions whose transport is still open.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn check(&self, session: &str, principal: &str) -> Ownership {
+        match self.lock().owners.get(session) {
+            Some(owner) if **owner != *principal => Ownership::Foreign,
+            _ => Ownership::Allowed,
+        }
+    }
+
+    /// Holds a place for a session `principal` is opening, or says why not.
+    /// Followed by [`Sessions::opened`] or [`Sessions::release`].
+    pub fn reserve(&self, principal: &Arc<str>) -> Result<(), TooManySessions> {
+        let mut book = self.lock();
+        let count = book.counts.entry(principal.clone()).or_default();
+        if self.max_per_principal > 0 && *count >= self.max_per_principal {
+            return Err(TooManySessions {
+                open: *count,
+                max: self.max_per_principal,
+            });
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// A reserved place that did not become a session.
+    pub fn release(&self, principal: &Arc<str>) {
+        self.lock().decrement(principal);
+    }
+
+    /// The session `principal` reserved a place for now exists.
+    pub fn opened(&self, session: &str, principal: &Arc<str>) {
+        let mut book = self.lock();
+        if let Some(previous) = book.owners.insert(session.into(), principal.clone()) {
+            // The same id again (cannot happen with random ids): keep the
+            // count of the previous owner right.
+            book.decrement(&previous);
+        }
+    }
+
+    /// rmcp closed the session (DELETE, idle expiry, shutdown). Idempotent:
+    /// rmcp reports a DELETE twice.
+    pub fn closed(&self, session: &str) {
+        let mut book = self.lock();
+        book.peers.remove(session);
+        if let Some(owner) = book.owners.remove(session) {
+            book.decrement(&owner);
+        }
+    }
+
+    /// The peer of a session that finished its handshake.
+    pub fn add_peer(&self, session: &str, peer: Peer<RoleServer>) {
+        self.lock().peers.insert(session.into(), peer);
+    }
+
+    /// Sessions this replica serves.
     pub fn count(&self) -> usize {
-        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        peers.retain(|p| !p.is_transport_closed());
-        peers.len()
+        self.lock().owners.len()
     }
 
-    /// Tells every open session that the tool list changed.
+    /// Sessions `principal` holds or is opening.
+    pub fn held_by(&self, principal: &str) -> usize {
+        self.lock().counts.get(principal).copied().unwrap_or(0)
+    }
+
+    /// Tells every session's GET stream that the tool list changed.
     pub async fn notify_tool_list_changed(&self) {
-        let peers: Vec<_> = {
-            let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-            peers.retain(|p| !p.is_transport_closed());
-            peers.clone()
-        };
+        let peers: Vec<Peer<RoleServer>> = self.lock().peers.values().cloned().collect();
         let sends = peers.iter().map(|peer| peer.notify_tool_list_changed());
         for result in futures::future::join_all(sends).await {
             if let Err(error) = result {
@@ -48,5 +169,119 @@ impl Sessions {
         while changes.changed().await.is_ok() {
             self.notify_tool_list_changed().await;
         }
+    }
+}
+
+/// rmcp's in-memory session manager, reporting to the book when a session
+/// ends (rmcp has no hook of its own for that).
+pub struct TrackingSessionManager {
+    inner: LocalSessionManager,
+    sessions: Arc<Sessions>,
+}
+
+impl TrackingSessionManager {
+    pub fn new(sessions: Arc<Sessions>) -> Self {
+        Self {
+            inner: LocalSessionManager::default(),
+            sessions,
+        }
+    }
+}
+
+impl SessionManager for TrackingSessionManager {
+    type Error = LocalSessionManagerError;
+    type Transport = <LocalSessionManager as SessionManager>::Transport;
+
+    async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+        self.inner.create_session().await
+    }
+
+    async fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<ServerJsonRpcMessage, Self::Error> {
+        self.inner.initialize_session(id, message).await
+    }
+
+    async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+        self.inner.has_session(id).await
+    }
+
+    async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        self.sessions.closed(id);
+        self.inner.close_session(id).await
+    }
+
+    async fn create_stream(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>
+    {
+        self.inner.create_stream(id, message).await
+    }
+
+    async fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<(), Self::Error> {
+        self.inner.accept_message(id, message).await
+    }
+
+    async fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>
+    {
+        self.inner.create_standalone_stream(id).await
+    }
+
+    async fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>
+    {
+        self.inner.resume(id, last_event_id).await
+    }
+
+    async fn restore_session(
+        &self,
+        id: SessionId,
+    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
+        self.inner.restore_session(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_opener_may_use_a_session_and_counts_follow_closes() {
+        let sessions = Sessions::new(2);
+        let (a, b): (Arc<str>, Arc<str>) = ("entra:t/a".into(), "entra:t/b".into());
+        sessions.reserve(&a).unwrap();
+        sessions.opened("s1", &a);
+        assert_eq!(sessions.check("s1", &a), Ownership::Allowed);
+        assert_eq!(sessions.check("s1", &b), Ownership::Foreign);
+        assert_eq!(sessions.check("unknown", &b), Ownership::Allowed);
+        sessions.reserve(&a).unwrap();
+        assert_eq!(
+            sessions.reserve(&a),
+            Err(TooManySessions { open: 2, max: 2 })
+        );
+        // Another principal is not affected.
+        sessions.reserve(&b).unwrap();
+        sessions.release(&b);
+        // A failed open gives its place back; a close (reported twice) too.
+        sessions.release(&a);
+        assert_eq!(sessions.held_by(&a), 1);
+        sessions.closed("s1");
+        sessions.closed("s1");
+        assert_eq!((sessions.held_by(&a), sessions.count()), (0, 0));
+        assert_eq!(sessions.check("s1", &b), Ownership::Allowed);
     }
 }

@@ -65,9 +65,10 @@ pub fn serve_args(components: &Path, extra: &[&str]) -> ServeArgs {
     if !extra.contains(&"--identity") {
         argv.extend(["--identity".into(), "dev-header".into()]);
     }
+    if !extra.contains(&"--listen") {
+        argv.extend(["--listen".into(), "127.0.0.1:0".into()]);
+    }
     argv.extend([
-        "--listen".into(),
-        "127.0.0.1:0".into(),
         "--components".into(),
         components.display().to_string(),
         "--poll-interval".into(),

@@ -1,0 +1,101 @@
+//! One identity gets a share of the pool, not the pool: Seattle's manager
+//! saturating their share leaves connections for Bellevue's.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::pg::{TestDb, stores};
+use support::*;
+
+const SLOW: &str = "SELECT count(*) AS n FROM generate_series(1, 40000000) AS fairness_probe";
+
+#[tokio::test]
+async fn one_identity_saturating_its_share_leaves_room_for_another() {
+    let db = TestDb::fresh().await;
+    let mut flags = db.serve_flags();
+    flags.extend(
+        [
+            "--db-pool-size",
+            "6",
+            "--db-identity-share",
+            "2",
+            "--statement-timeout",
+            "20s",
+            "--call-timeout",
+            "60s",
+        ]
+        .map(String::from),
+    );
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = TestServer::start_with(&["sales_sql"], &flags).await;
+    let (_, _, seattle) = stores()[0];
+    let (bellevue_store, _, bellevue) = stores()[1];
+
+    // Seattle asks for as many slow queries as the pool has connections:
+    // without a share, Bellevue would wait for all of them.
+    let seattle_client = server.client(seattle).await;
+    let slow = (0..6)
+        .map(|_| seattle_client.call("execute_sales_query", json!({ "postgresql_query": SLOW })));
+    let slow = futures::future::join_all(slow);
+    tokio::pin!(slow);
+
+    // While they run, PostgreSQL runs exactly Seattle's share of them.
+    let admin = db.admin().await;
+    let mut seen = 0i64;
+    let watch = async {
+        for _ in 0..100 {
+            let running: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE usename = 'zava_query' AND state = 'active' AND query LIKE '%fairness_probe%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            seen = seen.max(running);
+            if seen >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        _ = watch => {}
+        _ = &mut slow => panic!("the slow queries finished before the check"),
+    }
+    assert_eq!(seen, 2, "Seattle holds its share of the pool");
+
+    // Bellevue's call runs now, not after Seattle's queue.
+    let bellevue_client = server.client(bellevue).await;
+    let quick = bellevue_client.call(
+        "execute_sales_query",
+        json!({ "postgresql_query": "SELECT store_id, count(*) AS n FROM retail.orders GROUP BY 1" }),
+    );
+    let result = tokio::select! {
+        result = quick => result,
+        _ = &mut slow => panic!("Bellevue waited for Seattle's queries"),
+    };
+    assert!(!is_error(&result), "{}", text_of(&result));
+    let rows = &result.structured_content.unwrap()["rows"];
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0][0], json!(bellevue_store));
+
+    // Seattle's queries all finish in the end, two at a time.
+    let running_now: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE usename = 'zava_query' AND state = 'active' AND query LIKE '%fairness_probe%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(running_now <= 2, "{running_now}");
+    for result in slow.await {
+        assert!(!is_error(&result), "{}", text_of(&result));
+    }
+    server.stop().await;
+}

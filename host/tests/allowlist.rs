@@ -21,7 +21,8 @@ struct Function {
     args: Option<Vec<String>>,
     /// What PostgreSQL says the query role may execute.
     executable: bool,
-    /// The function behind an allowlisted operator or cast.
+    /// The function behind an allowlisted operator or cast, or an index
+    /// support function (comparison, hashing).
     operator_or_cast: bool,
 }
 
@@ -39,6 +40,7 @@ async fn functions(admin: &Client) -> Vec<Function> {
                     p.oid IN (SELECT oprcode::oid FROM pg_operator WHERE oprname = ANY($1))
                     OR p.oid IN (SELECT c.castfunc FROM pg_cast c JOIN pg_type ct ON ct.oid = c.casttarget
                                  WHERE ct.typname = ANY($2))
+                    OR p.oid IN (SELECT amproc::oid FROM pg_amproc)
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              LEFT JOIN LATERAL unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i) ON true
              LEFT JOIN pg_type t ON t.oid = a.t

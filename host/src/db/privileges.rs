@@ -29,7 +29,10 @@ const GOVERNED_SCHEMAS: &[&str] = &["pg_catalog", "public", "information_schema"
 
 /// The functions the query role may execute: allowlisted by name, the
 /// functions behind allowlisted operators and behind casts to allowlisted
-/// types, and the host's own (`pg_advisory_unlock_all`, granted to the query
+/// types, the index support functions (comparison, hashing, `in_range`:
+/// the executor checks EXECUTE on some of them, e.g. the hash function of
+/// a hashed `IN (...)` list; they compute on their arguments only), and the
+/// host's own (`pg_advisory_unlock_all`, granted to the query
 /// role alone). Functions in `rls` are granted by the migrations themselves.
 const ALLOWED_FUNCTIONS: &str = "
     SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -38,7 +41,8 @@ const ALLOWED_FUNCTIONS: &str = "
            OR (n.nspname || '.' || p.proname) = ANY($3::text[])
            OR p.oid IN (SELECT o.oprcode::oid FROM pg_operator o WHERE o.oprname = ANY($4::text[]))
            OR p.oid IN (SELECT c.castfunc FROM pg_cast c JOIN pg_type t ON t.oid = c.casttarget
-                        WHERE t.typname = ANY($5::text[])))";
+                        WHERE t.typname = ANY($5::text[]))
+           OR p.oid IN (SELECT a.amproc::oid FROM pg_amproc a))";
 
 const ALLOWED_RELATIONS: &str = "
     SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

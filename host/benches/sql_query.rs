@@ -166,7 +166,8 @@ fn main() {
             let mut guard = Vec::new();
             for i in 0..n + WARMUP {
                 let t = Instant::now();
-                mcp_host::db::sql_guard::check(sql).unwrap();
+                mcp_host::db::guard::check(sql, &mcp_host::db::guard::KnownFunctions::new(Vec::<String>::new()))
+                    .unwrap();
                 if i >= WARMUP {
                     guard.push(t.elapsed());
                 }

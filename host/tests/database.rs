@@ -290,6 +290,13 @@ async fn migrations_apply_as_a_non_superuser_admin_like_managed_servers() {
         .await
         .expect("query as Seattle");
     assert_eq!(rows.rows.len(), 1, "{rows:?}");
+    // What the database cannot take away without a superuser, and the
+    // guard alone therefore refuses (the README quotes these numbers).
+    let (functions, relations) = mcp_host::db::privileges::exposure(admin).await.unwrap();
+    println!(
+        "managed install: {functions} functions and {relations} catalog relations outside the allowlist stay reachable for the query role"
+    );
+    assert!(functions > 0 && relations > 0);
     // Migrating again is a no-op.
     let again = migrate::migrate(admin, &secret, None).await.unwrap();
     assert!(again.applied.is_empty());

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -14,6 +15,7 @@ use crate::config::{IdentityMode, ServeArgs};
 use crate::db::caller::CallerDb;
 use crate::db::embedded::EmbeddedPostgres;
 use crate::db::scope::DbScopeResolver;
+use crate::db::sessions::SessionRows;
 use crate::db::settings::Target;
 use crate::embeddings::Embeddings;
 use crate::identity::{
@@ -102,6 +104,8 @@ fn authenticator(
 /// one (started, migrated and, on first start, seeded with the demo data).
 struct Database {
     db: Option<Arc<CallerDb>>,
+    /// Where handshake-era sessions are shared with other replicas.
+    sessions: Option<Arc<SessionRows>>,
     description: String,
     embedded: Option<EmbeddedPostgres>,
 }
@@ -130,6 +134,7 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
     if args.no_database {
         return Ok(Database {
             db: None,
+            sessions: None,
             description: "none (--no-database)".into(),
             embedded: None,
         });
@@ -192,6 +197,7 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
             }
         }
     }
+    let sessions = session_rows(args, &resolved).await;
     let db = CallerDb::with_tls(
         resolved.query,
         resolved.rls_secret,
@@ -209,11 +215,55 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
             "the database does not answer yet; queries will fail until it does"
         );
     }
+    // Warm the statement guard with the database's function names.
+    if let Err(error) = db.refresh_known_functions().await {
+        tracing::debug!(
+            ?error,
+            "the statement guard will read the function names later"
+        );
+    }
     Ok(Database {
         db: Some(db),
+        sessions,
         description: resolved.description,
         embedded,
     })
+}
+
+/// The shared session table, logged in as the sessions login on the same
+/// server as the query role. Not fatal when it cannot be used: sessions
+/// then live in this replica's memory, and the log says what that means.
+async fn session_rows(
+    args: &ServeArgs,
+    resolved: &crate::db::settings::Resolved,
+) -> Option<Arc<SessionRows>> {
+    if args.no_session_store {
+        tracing::info!("MCP sessions: in this replica's memory (--no-session-store)");
+        return None;
+    }
+    let mut config = resolved.query.clone();
+    config.user(crate::db::settings::SESSIONS_ROLE);
+    config.password(crate::db::gate::sessions_password(&resolved.rls_secret));
+    match SessionRows::open(config, resolved.tls.clone(), args.session_idle).await {
+        Ok(rows) => {
+            tracing::info!(
+                idle = %humantime::format_duration(args.session_idle),
+                "MCP sessions: shared with every replica through PostgreSQL"
+            );
+            let rows = Arc::new(rows);
+            tokio::spawn(rows.clone().sweep_forever(Duration::from_secs(600)));
+            Some(rows)
+        }
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                "MCP sessions: in this replica's memory only (the session table cannot be \
+                 used); with more than one replica, a client must stay on the one that opened \
+                 its session (run `mcp-host migrate` to create the table)"
+            );
+            None
+        }
+    }
 }
 
 /// The component policy at start-up. A policy file that exists but cannot be
@@ -283,7 +333,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             .map_err(|e| anyhow::anyhow!("{e:#}"))?,
     );
     let registry = Arc::new(Registry::default());
-    let sessions = Arc::new(Sessions::new(args.identity_max_sessions));
+    let sessions =
+        Arc::new(Sessions::new(args.identity_max_sessions).with_rows(database.sessions.clone()));
     let metrics = Arc::new(Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
     let cancel = CancellationToken::new();
@@ -328,7 +379,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             args.identity_rate.0,
         ))
         .with_audit(audit)
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_shutdown(cancel.clone());
     let metrics_source = MetricsSource {
         metrics,
         sessions: sessions.clone(),
@@ -383,6 +435,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             guard,
             port: addr.port(),
             max_body_bytes: args.max_body_bytes,
+            session_store: database.sessions.clone(),
             admission: crate::mcp::admission::Admission {
                 sessions: sessions.clone(),
                 opens: CallerLimits::new(0, args.identity_session_rate.0),

@@ -53,6 +53,9 @@ pub struct CallAudit {
     pub at: SystemTime,
     pub caller: Identity,
     pub tool: String,
+    /// The MCP revision the call came in (`2025-11-25` in a session,
+    /// `2026-07-28` stateless, ...).
+    pub protocol: Option<String>,
     /// File and sha256 of the component that served it (none if refused
     /// before a component was chosen).
     pub component: Option<(Arc<str>, String)>,
@@ -132,6 +135,7 @@ struct Line<'a> {
     subject: String,
     scope: String,
     tool: &'a str,
+    protocol: Option<&'a str>,
     component: Option<&'a str>,
     component_sha256: Option<&'a str>,
     outcome: Outcome,
@@ -185,6 +189,7 @@ impl<'a> From<&'a CallAudit> for Line<'a> {
             subject: record.caller.subject.to_string(),
             scope: record.caller.scope.label(),
             tool: &record.tool,
+            protocol: record.protocol.as_deref(),
             component: record.component.as_ref().map(|(file, _)| &**file),
             component_sha256: record.component.as_ref().map(|(_, d)| d.as_str()),
             outcome: record.outcome,

@@ -234,6 +234,15 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_IDENTITY_MAX_SESSIONS", default_value_t = 16)]
     pub identity_max_sessions: usize,
 
+    /// Keep handshake-era sessions in this replica's memory only, not in
+    /// PostgreSQL (where every replica can restore them).
+    #[arg(long, env = "MCP_NO_SESSION_STORE")]
+    pub no_session_store: bool,
+
+    /// A session unused for this long ends (in the shared session table).
+    #[arg(long, env = "MCP_SESSION_IDLE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub session_idle: Duration,
+
     /// New sessions (`initialize`) per identity and period, or `off`.
     #[arg(long, env = "MCP_IDENTITY_SESSION_RATE", default_value = "30/1m")]
     pub identity_session_rate: RateSetting,

@@ -84,6 +84,16 @@ impl GateKey {
     }
 }
 
+/// The password of the sessions login (`zava_sessions`), derived from the
+/// gate secret: `migrate` sets it (as a SCRAM verifier), every replica
+/// derives it, and nobody has to configure it.
+pub fn sessions_password(secret: &str) -> String {
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(b"zava-sessions-password/v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Milliseconds since the Unix epoch, as the proofs carry them.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::settings::{OWNER_ROLE, QUERY_ROLE};
+use super::settings::{OWNER_ROLE, QUERY_ROLE, SESSIONS_ROLE};
 
 /// The migrations, in order. Names are recorded; a changed file after it was
 /// applied is an error (write a new migration instead).
@@ -34,6 +34,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_gate_proofs",
         include_str!("../../../migrations/0005_gate_proofs.sql"),
+    ),
+    (
+        "0006_mcp_sessions",
+        include_str!("../../../migrations/0006_mcp_sessions.sql"),
     ),
 ];
 
@@ -143,7 +147,7 @@ async fn migrate_locked(
         .await
         .map_err(step("checking the admin role"))?
         .get(0);
-    ensure_roles(client, query_password, superuser).await?;
+    ensure_roles(client, query_password, rls_secret, superuser).await?;
     let database: String = client
         .query_one("SELECT current_database()", &[])
         .await
@@ -268,6 +272,7 @@ async fn migrate_locked(
 async fn ensure_roles(
     client: &Client,
     query_password: Option<&str>,
+    rls_secret: &str,
     is_superuser: bool,
 ) -> Result<(), MigrateError> {
     // Since PostgreSQL 16 only a superuser may even restate SUPERUSER,
@@ -288,8 +293,12 @@ async fn ensure_roles(
                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{QUERY_ROLE}') THEN
                  CREATE ROLE {QUERY_ROLE} LOGIN;
                END IF;
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SESSIONS_ROLE}') THEN
+                 CREATE ROLE {SESSIONS_ROLE} LOGIN;
+               END IF;
              END $$;
              ALTER ROLE {QUERY_ROLE} {attributes};
+             ALTER ROLE {SESSIONS_ROLE} {attributes};
              ALTER ROLE {QUERY_ROLE} SET default_transaction_read_only = on;
              ALTER ROLE {QUERY_ROLE} SET statement_timeout = '30s';"
         ))
@@ -340,23 +349,29 @@ async fn ensure_roles(
             "not a superuser: cannot set temp_file_limit for {QUERY_ROLE}; set it as a server parameter"
         );
     }
-    if let Some(password) = query_password {
-        // A SCRAM verifier computed here, not the password: the statement
-        // may be logged, and a verifier cannot be used to log in.
+    // Passwords as SCRAM verifiers computed here, not the passwords: the
+    // statement may be logged, and a verifier cannot be used to log in.
+    let set_password = |role: &'static str, password: String| async move {
         let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
         client
             .batch_execute(&format!(
-                "ALTER ROLE {QUERY_ROLE} PASSWORD {}",
+                "ALTER ROLE {role} PASSWORD {}",
                 quote_literal(&verifier)
             ))
             .await
-            .map_err(step("setting the query role's password"))?;
+            .map_err(step(format!("setting the password of {role}")))
+    };
+    if let Some(password) = query_password {
+        set_password(QUERY_ROLE, password.to_string()).await?;
     }
+    // The sessions login's password is derived from the gate secret, so
+    // every replica that holds the secret can log in with nothing to set.
+    set_password(SESSIONS_ROLE, super::gate::sessions_password(rls_secret)).await?;
     let memberships: Vec<String> = client
         .query(
             "SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-             WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)",
-            &[&QUERY_ROLE],
+             WHERE m.member IN (SELECT oid FROM pg_roles WHERE rolname IN ($1, $2))",
+            &[&QUERY_ROLE, &SESSIONS_ROLE],
         )
         .await
         .map_err(step("checking the query role"))?

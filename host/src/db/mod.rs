@@ -14,6 +14,7 @@ pub mod pool;
 pub mod privileges;
 pub mod scope;
 pub mod secrets;
+pub mod sessions;
 pub mod settings;
 pub mod tls;
 pub mod transport;

@@ -15,6 +15,8 @@ use super::secrets::EmbeddedSecrets;
 pub const QUERY_ROLE: &str = "zava_query";
 /// The role that owns the schema and loads data.
 pub const OWNER_ROLE: &str = "zava_owner";
+/// The login the host keeps MCP sessions with (schema `zava_sessions`).
+pub const SESSIONS_ROLE: &str = "zava_sessions";
 /// The database the embedded cluster serves.
 pub const EMBEDDED_DB: &str = "zava";
 

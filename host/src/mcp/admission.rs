@@ -63,7 +63,7 @@ pub async fn admit(
         .get(HEADER_SESSION_ID)
         .and_then(|v| v.to_str().ok())
     {
-        Some(session) => admission.sessions.opened(session, &principal),
+        Some(session) => admission.sessions.opened(session, &principal).await,
         None => admission.sessions.release(&principal),
     }
     response

@@ -98,7 +98,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             if let Some(id) = &session
-                && guard.sessions.check(id, &principal) == Ownership::Foreign
+                && guard.sessions.admit(id, &principal).await == Ownership::Foreign
             {
                 tracing::warn!(%principal, "request refused: session belongs to another identity");
                 return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();

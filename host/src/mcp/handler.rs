@@ -1,18 +1,27 @@
 //! The MCP protocol handler: `tools/list` from the registry snapshot,
 //! `tools/call` into the sandbox as the request's authenticated caller.
+//!
+//! Both eras of the protocol, on one endpoint (rmcp routes each request):
+//! handshake-era sessions (`initialize`, `Mcp-Session-Id`, list changes on
+//! the GET stream) for 2025-11-25 and older, and stateless 2026-07-28
+//! requests (`server/discover`, version and capabilities in each request's
+//! `_meta`, list changes on `subscriptions/listen`). Identity and per-caller
+//! limits apply per request in both.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
-    Implementation, InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    DiscoverResult, ErrorCode, Implementation, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, SubscriptionFilter,
+    Tool,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
@@ -25,8 +34,18 @@ use crate::runtime::loader::LoadedComponent;
 use crate::runtime::registry::Registry;
 use crate::runtime::sandbox::{CallReport, CallStats, Sandbox};
 
-/// The newest protocol revision we speak; older clients are negotiated down.
-const MAX_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+/// The newest revision with an `initialize` handshake: what a handshake
+/// that asks for something else (newer, unknown) is answered with.
+const HANDSHAKE_PROTOCOL: ProtocolVersion = ProtocolVersion::LATEST_WITH_INITIALIZE;
+/// Every revision we speak, the stateless 2026-07-28 included.
+const NEWEST_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2026_07_28;
+
+/// How long a client may reuse a tool list. A listen stream (or the GET
+/// stream) announces a change sooner.
+const TOOL_LIST_TTL_MS: u64 = 60_000;
+/// How long a client may reuse `server/discover`: it changes only with a
+/// new release of the server.
+const DISCOVER_TTL_MS: u64 = 300_000;
 
 const INSTRUCTIONS: &str = "Tools over the Zava retail data. Every call runs as the \
 caller identified by this connection: store managers see their store only, head office sees all.";
@@ -46,6 +65,8 @@ pub struct ToolServer {
     limits: Arc<CallerLimits>,
     audit: AuditLog,
     metrics: Arc<Metrics>,
+    /// The server's shutdown: listen streams end gracefully on it.
+    shutdown: CancellationToken,
 }
 
 impl ToolServer {
@@ -57,7 +78,13 @@ impl ToolServer {
             limits: CallerLimits::new(0, None),
             audit: AuditLog::disabled(),
             metrics: Arc::new(Metrics::new()),
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
@@ -129,7 +156,7 @@ impl ServerHandler for ToolServer {
             .enable_tool_list_changed()
             .build();
         InitializeResult::new(capabilities)
-            .with_protocol_version(MAX_PROTOCOL)
+            .with_protocol_version(HANDSHAKE_PROTOCOL)
             .with_server_info(
                 Implementation::new("zava-mcp-host", env!("CARGO_PKG_VERSION"))
                     .with_title("Zava retail MCP server"),
@@ -138,7 +165,56 @@ impl ServerHandler for ToolServer {
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        Cow::Borrowed(ProtocolVersion::known_up_to(&MAX_PROTOCOL))
+        Cow::Borrowed(ProtocolVersion::known_up_to(&NEWEST_PROTOCOL))
+    }
+
+    /// What the server is (2026-07-28). The same for everyone, so any
+    /// cache may share it.
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        )
+        .with_ttl_ms(DISCOVER_TTL_MS)
+        .with_cache_scope(CacheScope::Public))
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // rmcp intersects this with what was asked for and advertised.
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    /// A `subscriptions/listen` stream (2026-07-28): registered so that tool
+    /// list changes reach it, until the client closes it or the server
+    /// stops (then it ends gracefully). Each one counts against its
+    /// principal's sessions.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let caller = identity(context.request_context())?;
+        let _listener = self
+            .sessions
+            .add_listener(&caller.principal, context.sink().clone())
+            .map_err(|too_many| ErrorData::new(RATE_LIMITED, too_many.to_string(), None))?;
+        tokio::select! {
+            _ = context.cancelled() => {}
+            _ = self.shutdown.cancelled() => {}
+        }
+        Ok(())
+    }
+
+    /// Lets rmcp check `Mcp-Param-*` headers against a tool's schema.
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.registry
+            .snapshot()
+            .tools()
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -157,9 +233,15 @@ impl ServerHandler for ToolServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(
-            self.registry.snapshot().tools().to_vec(),
-        ))
+        // Private: the list is the same for every caller today, but the
+        // component policy may one day grant tools per caller, and a shared
+        // cache must never hand one caller's list to another. A client's own
+        // cache loses nothing by it.
+        Ok(
+            ListToolsResult::with_all_items(self.registry.snapshot().tools().to_vec())
+                .with_ttl_ms(TOOL_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Private),
+        )
     }
 
     async fn call_tool(
@@ -168,6 +250,7 @@ impl ServerHandler for ToolServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = identity(&context)?;
+        let protocol = context.protocol_version().map(|v| v.to_string());
         let started = Instant::now();
         let at = SystemTime::now();
         let tool = request.name.to_string();
@@ -188,6 +271,7 @@ impl ServerHandler for ToolServer {
             at,
             caller: caller.clone(),
             tool: tool_label(),
+            protocol: protocol.clone(),
             component: component.map(|c| (c.file.clone(), c.digest.clone())),
             queries: stats.queries,
             embedded_texts: stats.embedded_texts,

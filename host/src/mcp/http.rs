@@ -31,6 +31,8 @@ pub struct HttpOptions {
     pub port: u16,
     pub max_body_bytes: usize,
     pub admission: Admission,
+    /// Where sessions are shared with other replicas, if anywhere.
+    pub session_store: Option<Arc<crate::db::sessions::SessionRows>>,
     pub cancel: CancellationToken,
     /// Serve `/metrics` on this router (else it has its own listener).
     pub metrics_route: Option<MetricsSource>,
@@ -82,12 +84,19 @@ pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) 
     // Host/Origin validation lives in our guard (which must run before
     // authentication), so rmcp's own copy is switched off rather than kept as
     // a second, differently configured list.
-    let config = StreamableHttpServerConfig::default()
+    let mut config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        // Stateless (2026-07-28) answers as plain JSON when nothing is
+        // streamed before them; sessions keep SSE.
+        .with_json_response(true)
         .with_cancellation_token(options.cancel);
+    // Handshake-era sessions restorable on any replica.
+    config.session_store = options.session_store.map(|rows| {
+        rows as Arc<dyn rmcp::transport::streamable_http_server::session::store::SessionStore>
+    });
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(TrackingSessionManager::new(

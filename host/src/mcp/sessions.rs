@@ -6,17 +6,25 @@
 //! - how many each principal holds, capped so one identity cannot fill the
 //!   server with sessions;
 //! - each session's peer, told when the tool list changes (on its GET
-//!   stream).
+//!   stream), and each 2026-07-28 `subscriptions/listen` stream (which
+//!   counts against its principal like a session).
 //!
 //! Every operation is O(1) (hash maps keyed by session id and principal);
 //! telling peers about a change is O(sessions) by nature. Sessions leave the
 //! book exactly when rmcp closes them — DELETE, idle expiry, shutdown —
 //! through [`TrackingSessionManager`].
+//!
+//! With a database, sessions outlive this replica ([`SessionRows`]): the
+//! owner is recorded there when a session opens, and a request naming a
+//! session this replica has not seen is checked against it before rmcp
+//! restores the session here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::service::SubscriptionSink;
 use rmcp::transport::streamable_http_server::session::local::{
     LocalSessionManager, LocalSessionManagerError,
 };
@@ -25,6 +33,7 @@ use rmcp::transport::streamable_http_server::session::{
 };
 use rmcp::{Peer, RoleServer};
 
+use crate::db::sessions::SessionRows;
 use crate::runtime::registry::Registry;
 
 /// What the guard should do with a request naming a session.
@@ -46,12 +55,23 @@ pub struct TooManySessions {
     pub max: usize,
 }
 
+struct Owner {
+    principal: Arc<str>,
+    /// When the session's row was last marked as used.
+    touched: Instant,
+}
+
+/// How often a session in use has its row's `last_seen` renewed.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
 #[derive(Default)]
 struct Book {
-    owners: HashMap<SessionId, Arc<str>>,
+    owners: HashMap<SessionId, Owner>,
     /// Sessions held and being opened, per principal.
     counts: HashMap<Arc<str>, usize>,
     peers: HashMap<SessionId, Peer<RoleServer>>,
+    listeners: HashMap<u64, SubscriptionSink>,
+    next_listener: u64,
 }
 
 impl Book {
@@ -68,6 +88,23 @@ impl Book {
 pub struct Sessions {
     book: Mutex<Book>,
     max_per_principal: usize,
+    rows: Option<Arc<SessionRows>>,
+}
+
+/// A registered listen stream; dropping it unregisters the stream and gives
+/// its principal's place back.
+pub struct Listener {
+    sessions: Arc<Sessions>,
+    id: u64,
+    principal: Arc<str>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let mut book = self.sessions.lock();
+        book.listeners.remove(&self.id);
+        book.decrement(&self.principal);
+    }
 }
 
 impl Default for Sessions {
@@ -82,17 +119,84 @@ impl Sessions {
         Self {
             book: Mutex::new(Book::default()),
             max_per_principal,
+            rows: None,
         }
+    }
+
+    /// Keeps sessions in PostgreSQL as well, for every replica.
+    pub fn with_rows(mut self, rows: Option<Arc<SessionRows>>) -> Self {
+        self.rows = rows;
+        self
+    }
+
+    /// Whether sessions are shared through the database.
+    pub fn shared(&self) -> bool {
+        self.rows.is_some()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Book> {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether `principal` may use `session` on this replica.
     pub fn check(&self, session: &str, principal: &str) -> Ownership {
         match self.lock().owners.get(session) {
-            Some(owner) if **owner != *principal => Ownership::Foreign,
+            Some(owner) if *owner.principal != *principal => Ownership::Foreign,
             _ => Ownership::Allowed,
+        }
+    }
+
+    /// [`Sessions::check`], asking the database about sessions this replica
+    /// has not seen (opened elsewhere, or closed here after idling): the
+    /// owner found there is adopted, and rmcp then restores the session.
+    pub async fn admit(&self, session: &str, principal: &Arc<str>) -> Ownership {
+        let touch = {
+            let mut book = self.lock();
+            match book.owners.get_mut(session) {
+                Some(owner) if *owner.principal != **principal => return Ownership::Foreign,
+                Some(owner) => {
+                    let stale = owner.touched.elapsed() >= TOUCH_EVERY;
+                    if stale {
+                        owner.touched = Instant::now();
+                    }
+                    Some(stale)
+                }
+                None => None,
+            }
+        };
+        let Some(rows) = &self.rows else {
+            return Ownership::Allowed;
+        };
+        match touch {
+            Some(true) => {
+                let (rows, session) = (rows.clone(), session.to_string());
+                tokio::spawn(async move { rows.touch(&session).await });
+                Ownership::Allowed
+            }
+            Some(false) => Ownership::Allowed,
+            None => match rows.owner(session).await {
+                Some(owner) if *owner != **principal => Ownership::Foreign,
+                Some(_) => {
+                    self.adopt(session, principal);
+                    Ownership::Allowed
+                }
+                None => Ownership::Allowed,
+            },
+        }
+    }
+
+    /// A session opened elsewhere is served here from now on.
+    fn adopt(&self, session: &str, principal: &Arc<str>) {
+        let mut book = self.lock();
+        if !book.owners.contains_key(session) {
+            *book.counts.entry(principal.clone()).or_default() += 1;
+            book.owners.insert(
+                session.into(),
+                Owner {
+                    principal: principal.clone(),
+                    touched: Instant::now(),
+                },
+            );
         }
     }
 
@@ -116,13 +220,23 @@ impl Sessions {
         self.lock().decrement(principal);
     }
 
-    /// The session `principal` reserved a place for now exists.
-    pub fn opened(&self, session: &str, principal: &Arc<str>) {
-        let mut book = self.lock();
-        if let Some(previous) = book.owners.insert(session.into(), principal.clone()) {
-            // The same id again (cannot happen with random ids): keep the
-            // count of the previous owner right.
-            book.decrement(&previous);
+    /// The session `principal` reserved a place for now exists; its owner
+    /// is recorded for every replica before the client learns its id.
+    pub async fn opened(&self, session: &str, principal: &Arc<str>) {
+        {
+            let mut book = self.lock();
+            let owner = Owner {
+                principal: principal.clone(),
+                touched: Instant::now(),
+            };
+            if let Some(previous) = book.owners.insert(session.into(), owner) {
+                // The same id again (cannot happen with random ids): keep the
+                // count of the previous owner right.
+                book.decrement(&previous.principal);
+            }
+        }
+        if let Some(rows) = &self.rows {
+            rows.bind_owner(session, principal).await;
         }
     }
 
@@ -132,7 +246,7 @@ impl Sessions {
         let mut book = self.lock();
         book.peers.remove(session);
         if let Some(owner) = book.owners.remove(session) {
-            book.decrement(&owner);
+            book.decrement(&owner.principal);
         }
     }
 
@@ -141,9 +255,28 @@ impl Sessions {
         self.lock().peers.insert(session.into(), peer);
     }
 
-    /// Sessions this replica serves.
+    /// Registers a listen stream of `principal`, if it may hold one more.
+    pub fn add_listener(
+        self: &Arc<Self>,
+        principal: &Arc<str>,
+        sink: SubscriptionSink,
+    ) -> Result<Listener, TooManySessions> {
+        self.reserve(principal)?;
+        let mut book = self.lock();
+        let id = book.next_listener;
+        book.next_listener += 1;
+        book.listeners.insert(id, sink);
+        Ok(Listener {
+            sessions: self.clone(),
+            id,
+            principal: principal.clone(),
+        })
+    }
+
+    /// Sessions this replica serves (listen streams included).
     pub fn count(&self) -> usize {
-        self.lock().owners.len()
+        let book = self.lock();
+        book.owners.len() + book.listeners.len()
     }
 
     /// Sessions `principal` holds or is opening.
@@ -151,13 +284,29 @@ impl Sessions {
         self.lock().counts.get(principal).copied().unwrap_or(0)
     }
 
-    /// Tells every session's GET stream that the tool list changed.
+    /// Tells every session's GET stream and every listen stream that the
+    /// tool list changed.
     pub async fn notify_tool_list_changed(&self) {
-        let peers: Vec<Peer<RoleServer>> = self.lock().peers.values().cloned().collect();
+        let (peers, listeners): (Vec<Peer<RoleServer>>, Vec<SubscriptionSink>) = {
+            let book = self.lock();
+            (
+                book.peers.values().cloned().collect(),
+                book.listeners.values().cloned().collect(),
+            )
+        };
         let sends = peers.iter().map(|peer| peer.notify_tool_list_changed());
         for result in futures::future::join_all(sends).await {
             if let Err(error) = result {
                 tracing::debug!(%error, "could not notify a session of the tool list change");
+            }
+        }
+        let sends = listeners.iter().map(|sink| sink.notify_tool_list_changed());
+        for result in futures::future::join_all(sends).await {
+            if let Err(error) = result {
+                tracing::debug!(
+                    ?error,
+                    "could not notify a listen stream of the tool list change"
+                );
             }
         }
     }
@@ -259,12 +408,12 @@ impl SessionManager for TrackingSessionManager {
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_the_opener_may_use_a_session_and_counts_follow_closes() {
+    #[tokio::test]
+    async fn only_the_opener_may_use_a_session_and_counts_follow_closes() {
         let sessions = Sessions::new(2);
         let (a, b): (Arc<str>, Arc<str>) = ("entra:t/a".into(), "entra:t/b".into());
         sessions.reserve(&a).unwrap();
-        sessions.opened("s1", &a);
+        sessions.opened("s1", &a).await;
         assert_eq!(sessions.check("s1", &a), Ownership::Allowed);
         assert_eq!(sessions.check("s1", &b), Ownership::Foreign);
         assert_eq!(sessions.check("unknown", &b), Ownership::Allowed);

@@ -27,12 +27,25 @@ cargo build -p mcp-host --quiet
 export MCP_HOST_BIN="$PWD/target/debug/mcp-host"
 export MCP_FIXTURES_DIR="$PWD/target/wasm/fixtures"
 
-step "end to end: mcp Python SDK"
+step "end to end: MCP clients we did not write (Python SDK 2.x and 1.x, TypeScript SDK)"
 venv=target/e2e/venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+# The handshake-era SDK generation, in a venv of its own (one `mcp` per venv).
+venv1=target/e2e/venv1
+if [ ! -x "$venv1/bin/python" ]; then
+  python3 -m venv "$venv1"
+fi
+"$venv1/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements-mcp1.txt
+export MCP1_PYTHON="$PWD/$venv1/bin/python"
+# The official TypeScript SDK, for its client.
+export MCP_TS_CLIENT="$PWD/target/e2e/node"
+mkdir -p "$MCP_TS_CLIENT"
+[ -f "$MCP_TS_CLIENT/package.json" ] || echo '{ "private": true, "type": "module" }' >"$MCP_TS_CLIENT/package.json"
+[ -d "$MCP_TS_CLIENT/node_modules/@modelcontextprotocol/sdk" ] ||
+  (cd "$MCP_TS_CLIENT" && npm install --silent --no-audit --no-fund "@modelcontextprotocol/sdk@1.32.2")
 "$venv/bin/python" -m pytest -q tests/e2e
 
 step "end to end: MCP conformance suite"

@@ -4,26 +4,17 @@ The binary is started once for this module with `--identity dev-header`, on a
 free loopback port, over a temporary components folder holding the fixture
 components `get_current_utc_date.wasm`, `probe_v1.wasm` and the SQL tools
 `sales_sql.wasm`, with its own embedded PostgreSQL (a small demo data set)
-in a temporary folder.
-
-Environment:
-  MCP_HOST_BIN      the binary      (default /work/main/target/debug/mcp-host)
-  MCP_FIXTURES_DIR  fixture .wasm   (default /work/main/target/wasm/fixtures)
-  MCP_PG_BIN        PostgreSQL bin  (scripts/tools.sh; found by the host if unset)
+in a temporary folder (see hosts.py for the environment it reads).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -33,40 +24,16 @@ import pytest
 from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
-REPO = Path(__file__).resolve().parents[2]
-HOST_BIN = Path(os.environ.get("MCP_HOST_BIN", REPO / "target/debug/mcp-host"))
-FIXTURES_DIR = Path(os.environ.get("MCP_FIXTURES_DIR", REPO / "target/wasm/fixtures"))
+import hosts
+from hosts import HEAD_OFFICE, HOST_BIN, IDENTITY_HEADER, REPO, SEATTLE
+
 COMPONENTS = (
     "get_current_utc_date.wasm",
     "probe_v1.wasm",
     "sales_sql.wasm",
     "semantic_search.wasm",
 )
-
-HEAD_OFFICE = "00000000-0000-0000-0000-000000000000"
-SEATTLE = "f47ac10b-58cc-4372-a567-0e02b2c3d479"  # store_id 1
-IDENTITY_HEADER = "x-rls-user-id"
-STARTUP_TIMEOUT_S = 120.0  # includes initdb, migrations and the demo data
 SESSION_TIMEOUT_S = 30.0  # bound on each SDK conversation
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_LISTENING_ADDR = re.compile(r"addr\W+(127\.0\.0\.1:\d+)")
-
-
-@dataclass
-class Server:
-    base: str  # http://127.0.0.1:PORT
-    log: Path
-
-    @property
-    def mcp_url(self) -> str:
-        return f"{self.base}/mcp"
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "<no log>"
 
 
 @pytest.fixture(scope="module")
@@ -75,84 +42,21 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not HOST_BIN.is_file():
-        pytest.fail(f"mcp-host binary not found at {HOST_BIN} (set MCP_HOST_BIN)")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[hosts.Host]:
     root = tmp_path_factory.mktemp("mcp-host")
-    components = root / "components"
-    components.mkdir()
-    for name in COMPONENTS:
-        source = FIXTURES_DIR / name
-        if not source.is_file():
-            pytest.fail(f"fixture component {source} not found (set MCP_FIXTURES_DIR)")
-        shutil.copy(source, components / name)
-
-    # The cluster runs as an unprivileged user when we are root: its folder
-    # must be reachable through world-searchable parents (pytest's are not).
-    pg_data = Path(tempfile.mkdtemp(prefix="zava-e2e-pg-", dir="/tmp"))
-    log = root / "mcp-host.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                str(HOST_BIN),
-                "serve",
-                "--identity",
-                "dev-header",
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-                "--components",
-                str(components),
-                "--cache-dir",
-                str(root / "cache"),
-                "--pg-data",
-                str(pg_data),
-                "--demo-scale",
-                "0.02",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    components = hosts.components_folder(root, COMPONENTS)
+    pg_data = hosts.private_pg_data()
+    args = [
+        "--components", str(components),
+        "--cache-dir", str(root / "cache"),
+        "--pg-data", str(pg_data),
+        "--demo-scale", "0.02",
+    ]
     try:
-        yield _wait_until_ready(process, log)
+        with hosts.running(args, root / "mcp-host.log") as host:
+            yield host
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
         shutil.rmtree(pg_data, ignore_errors=True)
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], log: Path) -> Server:
-    """Reads the bound address from the log, then polls /readyz; bounded."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    base: str | None = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"mcp-host exited early with code {process.returncode}:\n"
-                + Server("", log).log_tail()
-            )
-        if base is None:
-            text = _ANSI.sub("", log.read_text(errors="replace"))
-            for line in text.splitlines():
-                if "mcp-host listening" in line and (m := _LISTENING_ADDR.search(line)):
-                    base = f"http://{m.group(1)}"
-                    break
-        if base is not None:
-            try:
-                if httpx2.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    return Server(base, log)
-            except httpx2.HTTPError:
-                pass
-        time.sleep(0.1)
-    pytest.fail(
-        f"mcp-host not ready within {STARTUP_TIMEOUT_S:.0f}s:\n" + Server("", log).log_tail()
-    )
 
 
 def _client(user_id: str | None) -> httpx2.AsyncClient:
@@ -161,7 +65,7 @@ def _client(user_id: str | None) -> httpx2.AsyncClient:
 
 
 @asynccontextmanager
-async def _session(server: Server, user_id: str | None) -> AsyncIterator[ClientSession]:
+async def _session(server: hosts.Host, user_id: str | None) -> AsyncIterator[ClientSession]:
     """An SDK session (not yet initialised) as `user_id`; no identity header if None."""
     async with _client(user_id) as http:
         async with streamable_http_client(server.mcp_url, http_client=http) as (read, write):
@@ -177,7 +81,7 @@ def _text_of(result) -> str:
 
 
 @pytest.mark.anyio
-async def test_head_office_lists_and_calls_get_current_utc_date(server: Server) -> None:
+async def test_head_office_lists_and_calls_get_current_utc_date(server: hosts.Host) -> None:
     with anyio.fail_after(SESSION_TIMEOUT_S):
         async with _session(server, HEAD_OFFICE) as session:
             init = await session.initialize()
@@ -219,7 +123,7 @@ async def test_head_office_lists_and_calls_get_current_utc_date(server: Server) 
 
 
 @pytest.mark.anyio
-async def test_probe_scope_is_head_office(server: Server) -> None:
+async def test_probe_scope_is_head_office(server: hosts.Host) -> None:
     with anyio.fail_after(SESSION_TIMEOUT_S):
         async with _session(server, HEAD_OFFICE) as session:
             await session.initialize()
@@ -227,7 +131,7 @@ async def test_probe_scope_is_head_office(server: Server) -> None:
     assert _text_of(result) == "head-office"
 
 
-async def _query(server: Server, user_id: str, sql: str) -> dict:
+async def _query(server: hosts.Host, user_id: str, sql: str) -> dict:
     with anyio.fail_after(SESSION_TIMEOUT_S):
         async with _session(server, user_id) as session:
             await session.initialize()
@@ -238,7 +142,7 @@ async def _query(server: Server, user_id: str, sql: str) -> dict:
 
 
 @pytest.mark.anyio
-async def test_store_manager_sees_only_their_store(server: Server) -> None:
+async def test_store_manager_sees_only_their_store(server: hosts.Host) -> None:
     sql = "SELECT store_id, count(*) AS orders FROM retail.orders GROUP BY 1 ORDER BY 1"
     seattle = await _query(server, SEATTLE, sql)
     head_office = await _query(server, HEAD_OFFICE, sql)
@@ -249,7 +153,7 @@ async def test_store_manager_sees_only_their_store(server: Server) -> None:
 
 
 @pytest.mark.anyio
-async def test_semantic_search_with_the_local_model(server: Server) -> None:
+async def test_semantic_search_with_the_local_model(server: hosts.Host) -> None:
     with anyio.fail_after(SESSION_TIMEOUT_S):
         async with _session(server, SEATTLE) as session:
             await session.initialize()
@@ -264,7 +168,7 @@ async def test_semantic_search_with_the_local_model(server: Server) -> None:
 
 
 @pytest.mark.anyio
-async def test_forged_identity_in_sql_sees_nothing_more(server: Server) -> None:
+async def test_forged_identity_in_sql_sees_nothing_more(server: hosts.Host) -> None:
     sql = (
         "SELECT count(*) AS n FROM retail.orders "
         "WHERE set_config('app.current_rls_user_id', '00000000-0000-0000-0000-000000000000', true) "
@@ -279,7 +183,7 @@ async def test_forged_identity_in_sql_sees_nothing_more(server: Server) -> None:
 
 
 @pytest.mark.anyio
-async def test_sdk_without_identity_header_is_refused(server: Server) -> None:
+async def test_sdk_without_identity_header_is_refused(server: hosts.Host) -> None:
     # The SDK surfaces the 401's JSON-RPC error (wrapped in exception groups).
     # A timeout would be caught too, and then fail the MCPError assertion.
     with pytest.raises(BaseException) as caught:  # noqa: B017 - unwrapped below
@@ -317,7 +221,7 @@ _RAW_HEADERS = {
 }
 
 
-def test_raw_post_without_identity_header_is_401(server: Server) -> None:
+def test_raw_post_without_identity_header_is_401(server: hosts.Host) -> None:
     response = httpx2.post(
         server.mcp_url, headers=_RAW_HEADERS, json=_initialize_body(), timeout=10
     )
@@ -326,7 +230,7 @@ def test_raw_post_without_identity_header_is_401(server: Server) -> None:
     assert "mcp-session-id" not in response.headers
 
 
-def test_raw_post_with_foreign_origin_is_403(server: Server) -> None:
+def test_raw_post_with_foreign_origin_is_403(server: hosts.Host) -> None:
     response = httpx2.post(
         server.mcp_url,
         headers={
@@ -341,7 +245,7 @@ def test_raw_post_with_foreign_origin_is_403(server: Server) -> None:
 
 
 @pytest.mark.anyio
-async def test_vscode_entries_reach_the_stores_they_are_named_for(server: Server) -> None:
+async def test_vscode_entries_reach_the_stores_they_are_named_for(server: hosts.Host) -> None:
     """`.vscode/mcp.json`: every local entry points at the URL `serve` listens
     on by default and, sent to a running server, its header identifies the
     store (or head office) in its name; the remote entry signs in (no header)."""

@@ -17,7 +17,7 @@ REVOKE ALL ON SCHEMA zava_sessions FROM PUBLIC;
 CREATE TABLE zava_sessions.sessions (
     id_sha256  bytea       PRIMARY KEY CHECK (length(id_sha256) = 32),
     principal  text        CHECK (length(principal) <= 512),
-    state      jsonb       NOT NULL CHECK (pg_column_size(state) <= 65536),
+    state      jsonb       NOT NULL CHECK (octet_length(state::text) <= 65536),
     created_at timestamptz NOT NULL DEFAULT now(),
     last_seen  timestamptz NOT NULL DEFAULT now()
 );

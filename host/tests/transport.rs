@@ -264,3 +264,85 @@ async fn a_session_cannot_be_used_or_ended_by_another_identity() {
     assert_eq!(pong["id"], 2);
     server.stop().await;
 }
+
+/// The server's end of the TCP connection from `client` (found among this
+/// process's sockets: the server runs in-process): is TCP_NODELAY set?
+fn server_socket_has_nodelay(server_port: u16, client_port: u16) -> bool {
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let port = |get: unsafe extern "C" fn(i32, *mut libc::sockaddr, *mut u32) -> i32| {
+            let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as u32;
+            // SAFETY: a properly sized sockaddr buffer for any socket fd;
+            // non-sockets and other families just fail or mismatch.
+            let ok = unsafe { get(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len) } == 0;
+            (ok && addr.sin_family as i32 == libc::AF_INET).then(|| u16::from_be(addr.sin_port))
+        };
+        if port(libc::getsockname) == Some(server_port)
+            && port(libc::getpeername) == Some(client_port)
+        {
+            let mut flag: i32 = 0;
+            let mut len = std::mem::size_of::<i32>() as u32;
+            // SAFETY: reading an int option of a TCP socket we found above.
+            let read = unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    &mut flag as *mut i32 as *mut libc::c_void,
+                    &mut len,
+                )
+            };
+            return read == 0 && flag != 0;
+        }
+    }
+    panic!("no server socket for the client's connection");
+}
+
+#[tokio::test]
+async fn twenty_calls_on_one_keep_alive_connection_with_tcp_nodelay() {
+    use http_body_util::{BodyExt, Full};
+    let server = TestServer::start(&["get_current_utc_date"]).await;
+    let addr = server.server.as_ref().unwrap().addr;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let client_port = stream.local_addr().unwrap().port();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "get_current_utc_date", "arguments": {},
+                   "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                             "io.modelcontextprotocol/clientCapabilities": {}}}
+    })
+    .to_string();
+    for i in 0..20 {
+        let request = http::Request::post("/mcp")
+            .header("host", addr.to_string())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("x-rls-user-id", HEAD_OFFICE)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "get_current_utc_date")
+            .body(Full::new(bytes::Bytes::from(body.clone())))
+            .unwrap();
+        let response = sender.send_request(request).await.expect("same connection");
+        assert_eq!(response.status(), StatusCode::OK, "call {i}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(
+            answer["result"]["content"][0]["text"].is_string(),
+            "{answer}"
+        );
+    }
+    assert!(
+        server_socket_has_nodelay(addr.port(), client_port),
+        "the server's socket has TCP_NODELAY"
+    );
+    server.stop().await;
+}

@@ -107,19 +107,25 @@ BEGIN
 END
 $$;
 
--- Every function name the database has: the statement guard refuses `x.f`
--- (PostgreSQL's attribute notation for `f(x)`) when `f` names a function
--- outside its allowlist. The query role may not read pg_proc itself.
-CREATE FUNCTION rls.function_names() RETURNS text[]
+-- Every name attribute notation can turn into a call or a cast: PostgreSQL
+-- reads `x.f` / `(x).f` as `f(x)` when `f` is not a column, a function `f`
+-- if there is one, else a cast to the type `f`. The statement guard refuses
+-- such a name when it is not allowlisted. The query role may not read
+-- pg_proc or pg_type itself.
+CREATE FUNCTION rls.callable_names() RETURNS text[]
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT array_agg(DISTINCT proname::text) FROM pg_catalog.pg_proc
+    SELECT array_agg(DISTINCT name) FROM (
+        SELECT proname::text AS name FROM pg_catalog.pg_proc
+        UNION ALL
+        SELECT typname::text FROM pg_catalog.pg_type
+    ) names
 $$;
 
 REVOKE ALL ON FUNCTION rls_private.install_gate_key(), rls_private.gate_mac(text),
     rls_private.check_proof(text, text, bigint, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rls.enter(text, bigint, uuid), rls.scope_of(text, bigint, uuid),
-    rls.function_names() FROM PUBLIC;
+    rls.callable_names() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rls.enter(text, bigint, uuid), rls.scope_of(text, bigint, uuid),
-    rls.function_names() TO zava_query;
+    rls.callable_names() TO zava_query;

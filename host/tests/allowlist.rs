@@ -21,8 +21,9 @@ struct Function {
     args: Option<Vec<String>>,
     /// What PostgreSQL says the query role may execute.
     executable: bool,
-    /// The function behind an allowlisted operator or cast, or an index
-    /// support function (comparison, hashing).
+    /// The function behind an allowlisted operator or cast, an index
+    /// support function (comparison, hashing), or the input or output
+    /// function of an allowlisted type.
     operator_or_cast: bool,
 }
 
@@ -41,6 +42,9 @@ async fn functions(admin: &Client) -> Vec<Function> {
                     OR p.oid IN (SELECT c.castfunc FROM pg_cast c JOIN pg_type ct ON ct.oid = c.casttarget
                                  WHERE ct.typname = ANY($2))
                     OR p.oid IN (SELECT amproc::oid FROM pg_amproc)
+                    OR p.oid IN (SELECT unnest(ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend]::oid[])
+                                 FROM pg_type t WHERE t.typname = ANY($2)
+                                    OR t.typelem IN (SELECT e.oid FROM pg_type e WHERE e.typname = ANY($2)))
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              LEFT JOIN LATERAL unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i) ON true
              LEFT JOIN pg_type t ON t.oid = a.t
@@ -295,7 +299,7 @@ fn host_only_functions_are_not_callable_by_name_in_queries() {
     for sql in [
         "SELECT pg_advisory_unlock_all()",
         "SELECT rls.enter('a', 1, NULL)",
-        "SELECT rls.function_names()",
+        "SELECT rls.callable_names()",
         "SELECT rls.sees_all_stores()",
     ] {
         assert!(guard::check(sql, &known).is_err(), "{sql}");

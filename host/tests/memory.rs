@@ -94,10 +94,10 @@ async fn decode_bombs_and_a_huge_sql_text_stay_within_the_memory_bound() {
         "SELECT array_agg(1e131071::numeric) AS big FROM generate_series(1, 3000)",
         "SELECT 1e131071::numeric AS big FROM generate_series(1, 3000)",
         // One 200 MB row.
-        "SELECT lpad('x', 200000000, 'y') AS big",
-        "SELECT jsonb_agg(lpad('x', 1000, 'y')) AS big FROM generate_series(1, 100000)",
-        "SELECT convert_to(lpad('x', 60000000, 'y'), 'UTF8') AS big",
-        "SELECT array_agg(lpad('x', 100, 'y')) AS big FROM generate_series(1, 1000000)",
+        "SELECT string_agg('xxxxxxxxxx', '') AS big FROM generate_series(1, 20000000)",
+        "SELECT jsonb_agg(md5(g::text) || md5(g::text)) AS big FROM generate_series(1, 100000) g",
+        "SELECT convert_to(string_agg('yyyyyyyyyy', ''), 'UTF8') AS big FROM generate_series(1, 6000000)",
+        "SELECT array_agg(md5(g::text) || md5(g::text)) AS big FROM generate_series(1, 1000000) g",
     ];
     for sql in bombs {
         let result = call(sql.into()).await;

@@ -370,6 +370,41 @@ fn corpus() -> Vec<Attack> {
             "SELECT jsonb_agg(lpad('x', 1000, 'y')) AS big FROM generate_series(1, 100000)",
         ),
         attack(
+            "one huge row from allowlisted parts",
+            "SELECT string_agg('xxxxxxxxxx', '') AS big FROM generate_series(1, 20000000)",
+        ),
+        attack(
+            "huge bytea from allowlisted parts",
+            "SELECT convert_to(string_agg('yyyyyyyyyy', ''), 'UTF8') AS big FROM generate_series(1, 6000000)",
+        ),
+        attack(
+            "system columns count hidden rows",
+            "SELECT max(ctid)::text AS leak, count(*) AS n FROM retail.orders",
+        ),
+        attack(
+            "xmin of every row",
+            "SELECT xmin::text AS leak FROM retail.orders",
+        ),
+        // Like the regproc cast above: refused by the guard; no row data.
+        attack(
+            "cast by attribute notation to a type outside the allowlist",
+            "SELECT (x).regproc::text AS x FROM (SELECT CASE WHEN random() < 2 THEN 'pg_sleep' END AS x) s",
+        ),
+        attack(
+            "uuidv7 is a stopwatch",
+            "SELECT uuid_extract_timestamp(uuidv7())::text AS leak",
+        ),
+        attack(
+            "array containment ignores statement_timeout",
+            "SELECT (SELECT array_agg(g) FROM generate_series(1, 30000) g) @> \
+             (SELECT array_agg(30000 + 0 * g) FROM generate_series(1, 30000) g) AS x",
+        ),
+        attack(
+            "notice flood",
+            "SELECT count(plainto_tsquery('english', CASE WHEN g > 0 THEN 'the' END)) AS x \
+             FROM generate_series(1, 20000) g",
+        ),
+        attack(
             "huge bytea",
             "SELECT convert_to(lpad('x', 60000000, 'y'), 'UTF8') AS big",
         ),

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # The official MCP conformance suite (@modelcontextprotocol/conformance) run
-# against the real `mcp-host` binary, for the server scenarios listed below.
+# against the real `mcp-host` binary: every server scenario it has, for both
+# eras of the protocol —
+#   - 0.1.16 (the release): the handshake-era scenarios (2025-06-18/11-25);
+#   - 0.2.0-alpha.12: the 2026-07-28 scenarios (stateless requests,
+#     discovery, listen, caching, header validation), run at that revision.
+# Each run has a baseline of expected failures (tests/e2e/conformance-*.yml,
+# each entry with its reason); the suite fails the run on any other failure
+# and on a baseline entry that passes (stale).
 #
 #   bash tests/e2e/run-conformance.sh
 #
 # Environment:
 #   MCP_HOST_BIN            the binary          (default target/debug/mcp-host)
 #   MCP_FIXTURES_DIR        fixture components  (default target/wasm/fixtures)
-#   CONFORMANCE_DIR         where the suite is npm-installed
+#   CONFORMANCE_DIR         where the suites are npm-installed
 #                           (default target/e2e/conformance)
-#   CONFORMANCE_SCENARIOS   space-separated scenario names (default below)
 #   STARTUP_TIMEOUT         seconds to wait for the server (default 30)
 #
 # Two things the suite cannot do by itself, and how this script bridges them:
@@ -31,8 +37,6 @@
 #   dns-rebinding-protection exercises. Responses (SSE included) are streamed
 #   back untouched.
 #
-# Scenario `server-session-lifecycle` does not exist in conformance@0.1.16
-# (`conformance list --server`); it is not in the default list.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -40,11 +44,14 @@ repo=$PWD
 MCP_HOST_BIN=${MCP_HOST_BIN:-$repo/target/debug/mcp-host}
 MCP_FIXTURES_DIR=${MCP_FIXTURES_DIR:-$repo/target/wasm/fixtures}
 CONFORMANCE_DIR=${CONFORMANCE_DIR:-$repo/target/e2e/conformance}
-CONFORMANCE_VERSION=0.1.16
+# version | spec revision to run at (empty: the suite's default) | baseline
+SUITES=(
+  "0.1.16||tests/e2e/conformance-0.1.yml"
+  "0.2.0-alpha.12|2026-07-28|tests/e2e/conformance-0.2.yml"
+)
 NODE_FALLBACK_PACKAGE=node@22
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-30}
 HEAD_OFFICE=00000000-0000-0000-0000-000000000000
-read -r -a scenarios <<<"${CONFORMANCE_SCENARIOS:-server-initialize tools-list ping dns-rebinding-protection}"
 
 say() { printf '[conformance] %s\n' "$*"; }
 die() { printf '[conformance] error: %s\n' "$*" >&2; exit 2; }
@@ -56,41 +63,36 @@ done
 command -v node >/dev/null || die "node is not installed"
 command -v npm >/dev/null || die "npm is not installed"
 
-# --- the suite (and a Node new enough for it) --------------------------------
+# --- the suites (and a Node new enough for them) ------------------------------
 mkdir -p "$CONFORMANCE_DIR"
-[ -f "$CONFORMANCE_DIR/package.json" ] || echo '{ "private": true }' >"$CONFORMANCE_DIR/package.json"
-suite_pkg=$CONFORMANCE_DIR/node_modules/@modelcontextprotocol/conformance
 installed_version() {
   node -e 'try { console.log(require(process.argv[1]).version) } catch { console.log("") }' "$1/package.json"
 }
-if [ "$(installed_version "$suite_pkg")" != "$CONFORMANCE_VERSION" ]; then
-  say "installing @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $CONFORMANCE_DIR"
-  (cd "$CONFORMANCE_DIR" && npm install --no-audit --no-fund \
-    "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION")
-fi
-suite_cli=$suite_pkg/$(node -e 'const b = require(process.argv[1]).bin; console.log(typeof b === "string" ? b : b.conformance)' "$suite_pkg/package.json")
-[ -f "$suite_cli" ] || die "conformance CLI not found at $suite_cli"
+# Installs suite version $1 into its own folder; prints the CLI's path.
+suite_cli() {
+  local version=$1 dir=$CONFORMANCE_DIR/$1 pkg
+  pkg=$dir/node_modules/@modelcontextprotocol/conformance
+  mkdir -p "$dir"
+  [ -f "$dir/package.json" ] || echo '{ "private": true }' >"$dir/package.json"
+  if [ "$(installed_version "$pkg")" != "$version" ]; then
+    say "installing @modelcontextprotocol/conformance@$version into $dir" >&2
+    (cd "$dir" && npm install --no-audit --no-fund --silent "@modelcontextprotocol/conformance@$version" >&2)
+  fi
+  printf '%s/%s\n' "$pkg" "$(node -e 'const b = require(process.argv[1]).bin; console.log(typeof b === "string" ? b : b.conformance)' "$pkg/package.json")"
+}
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]'; }
 NODE=$(command -v node)
 if [ "$(node_major "$NODE")" -lt 22 ]; then
   NODE=$CONFORMANCE_DIR/node_modules/node/bin/node
   if [ ! -x "$NODE" ] || [ "$(node_major "$NODE")" -lt 22 ]; then
-    say "node $(node --version) is too old for conformance@$CONFORMANCE_VERSION (needs fs.globSync, Node >= 22);" \
+    say "node $(node --version) is too old for the suite (needs fs.globSync, Node >= 22);" \
       "installing $NODE_FALLBACK_PACKAGE from npm into $CONFORMANCE_DIR"
+    [ -f "$CONFORMANCE_DIR/package.json" ] || echo '{ "private": true }' >"$CONFORMANCE_DIR/package.json"
     (cd "$CONFORMANCE_DIR" && npm install --no-audit --no-fund "$NODE_FALLBACK_PACKAGE")
   fi
   [ -x "$NODE" ] || die "could not install Node >= 22 ($NODE missing)"
 fi
-say "suite $CONFORMANCE_VERSION on node $("$NODE" --version)"
-conformance() { "$NODE" "$suite_cli" "$@"; }
-
-available=$(conformance list --server)
-for s in "${scenarios[@]}"; do
-  grep -qE "^[[:space:]]*- $s( |$)" <<<"$available" \
-    || die "scenario '$s' does not exist in conformance@$CONFORMANCE_VERSION; available:
-$available"
-done
 
 # --- the server and the identity shim ----------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/mcp-conformance.XXXXXX")
@@ -113,6 +115,9 @@ mkdir "$work/components"
 cp "$MCP_FIXTURES_DIR/get_current_utc_date.wasm" "$MCP_FIXTURES_DIR/probe_v1.wasm" "$work/components/"
 "$MCP_HOST_BIN" serve --identity dev-header --listen 127.0.0.1:0 --log-format json \
   --components "$work/components" --cache-dir "$work/cache" --no-database --embeddings none \
+  `# The suites open a session or more per scenario, all as one identity and` \
+  `# within seconds: no per-identity session cap or initialize rate here.` \
+  --identity-max-sessions 0 --identity-session-rate off \
   </dev/null >"$work/server.log" 2>&1 &
 server_pid=$!
 
@@ -180,23 +185,24 @@ say "suite talks to $url (adds x-rls-user-id: $HEAD_OFFICE, forwards to $server_
 # --- the scenarios -----------------------------------------------------------
 results=$CONFORMANCE_DIR/results
 mkdir -p "$results"
-passed=()
 failed=()
-for s in "${scenarios[@]}"; do
-  printf '\n=== %s ===\n' "$s"
-  if conformance server --url "$url" --scenario "$s" -o "$results" 2>&1 | tee "$work/$s.out"; then
-    passed+=("$s")
+for suite in "${SUITES[@]}"; do
+  IFS='|' read -r version revision baseline <<<"$suite"
+  cli=$(suite_cli "$version")
+  [ -f "$cli" ] || die "conformance CLI not found at $cli"
+  args=(server --url "$url" --suite all --expected-failures "$repo/$baseline" -o "$results")
+  [ -n "$revision" ] && args+=(--spec-version "$revision")
+  printf '\n=== conformance %s %s (baseline %s) ===\n' "$version" "${revision:-(default revisions)}" "$baseline"
+  if "$NODE" "$cli" "${args[@]}" 2>&1 | tee "$work/$version.out"; then
+    say "suite $version: as expected"
   else
-    failed+=("$s")
+    failed+=("$version")
   fi
 done
 
-printf '\n=== conformance summary (suite %s, server %s) ===\n' "$CONFORMANCE_VERSION" "$MCP_HOST_BIN"
-for s in "${passed[@]}"; do printf '  PASS  %s: %s\n' "$s" "$(grep -m1 -E '^Passed: ' "$work/$s.out" || true)"; done
-for s in "${failed[@]}"; do printf '  FAIL  %s: %s\n' "$s" "$(grep -m1 -E '^Passed: ' "$work/$s.out" || true)"; done
 if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nmcp-host log (last 40 lines):\n' >&2
   tail -n 40 "$work/server.log" >&2
+  die "unexpected results in suite(s): ${failed[*]} (see above)"
 fi
-printf 'conformance: %d passed, %d failed\n' "${#passed[@]}" "${#failed[@]}"
-[ "${#failed[@]}" -eq 0 ]
+say "every suite as expected"

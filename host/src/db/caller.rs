@@ -159,6 +159,7 @@ impl CallerDb {
              SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}; \
              SET LOCAL idle_in_transaction_session_timeout = {}; SET LOCAL work_mem = '{}MB'; \
              SET LOCAL search_path = pg_catalog, retail, public; \
+             SET LOCAL client_min_messages = warning; \
              SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = 100",
             limits.statement_timeout.as_millis().max(1),
             limits.lock_timeout.as_millis().max(1),
@@ -240,7 +241,7 @@ impl CallerDb {
         let conn = self.connection().await?;
         let row = conn
             .client
-            .query_one("SELECT rls.function_names()", &[])
+            .query_one("SELECT rls.callable_names()", &[])
             .await
             .map_err(|e| classify(&e))?;
         let names: Vec<String> = row.get(0);
@@ -272,7 +273,7 @@ impl CallerDb {
             self.refresh_known_functions().await?;
             let checked = self
                 .guard
-                .check(sql)
+                .check(&caller.principal, sql)
                 .await
                 .map_err(|e| DbError::Rejected(e.0))?;
             checked.limited(sql, max_rows + 1)

@@ -223,6 +223,7 @@ async fn migrate_locked(
         report.applied.push(name.to_string());
     }
 
+    grant_columns(client).await?;
     if superuser {
         let enforced = super::privileges::enforce(client)
             .await
@@ -265,6 +266,42 @@ async fn migrate_locked(
         }
     }
     Ok(report)
+}
+
+/// The query role may read the retail tables' own columns, not the whole
+/// table: a table-level grant also opens the system columns (`ctid`,
+/// `xmin`, ...), whose values tell how many rows Row Level Security hides
+/// between the caller's own. Column grants leave `SELECT *` and `count(*)`
+/// working and make PostgreSQL refuse system columns. Redone on every run,
+/// so that new columns are granted too.
+async fn grant_columns(client: &Client) -> Result<(), MigrateError> {
+    let granted = client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL ROLE {OWNER_ROLE};
+             DO $$
+             DECLARE
+                 t record;
+                 columns text;
+             BEGIN
+                 FOR t IN SELECT c.oid, c.relname FROM pg_class c
+                          JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = 'retail' AND c.relkind IN ('r', 'p')
+                 LOOP
+                     SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO columns
+                     FROM pg_attribute WHERE attrelid = t.oid AND attnum > 0 AND NOT attisdropped;
+                     EXECUTE format('REVOKE SELECT ON retail.%I FROM {QUERY_ROLE}', t.relname);
+                     EXECUTE format('GRANT SELECT (%s) ON retail.%I TO {QUERY_ROLE}', columns, t.relname);
+                 END LOOP;
+             END
+             $$;
+             COMMIT;"
+        ))
+        .await;
+    if let Err(e) = granted {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(step("granting the retail columns to the query role")(e));
+    }
+    Ok(())
 }
 
 /// Creates the two roles if missing and checks the query role holds no

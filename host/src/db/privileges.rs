@@ -31,8 +31,9 @@ const GOVERNED_SCHEMAS: &[&str] = &["pg_catalog", "public", "information_schema"
 /// functions behind allowlisted operators and behind casts to allowlisted
 /// types, the index support functions (comparison, hashing, `in_range`:
 /// the executor checks EXECUTE on some of them, e.g. the hash function of
-/// a hashed `IN (...)` list; they compute on their arguments only), and the
-/// host's own (`pg_advisory_unlock_all`, granted to the query
+/// a hashed `IN (...)` list; they compute on their arguments only), the
+/// input and output functions of allowlisted types and their arrays (SQL/JSON
+/// calls some of them as functions), and the host's own (`pg_advisory_unlock_all`, granted to the query
 /// role alone). Functions in `rls` are granted by the migrations themselves.
 const ALLOWED_FUNCTIONS: &str = "
     SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -42,7 +43,11 @@ const ALLOWED_FUNCTIONS: &str = "
            OR p.oid IN (SELECT o.oprcode::oid FROM pg_operator o WHERE o.oprname = ANY($4::text[]))
            OR p.oid IN (SELECT c.castfunc FROM pg_cast c JOIN pg_type t ON t.oid = c.casttarget
                         WHERE t.typname = ANY($5::text[]))
-           OR p.oid IN (SELECT a.amproc::oid FROM pg_amproc a))";
+           OR p.oid IN (SELECT a.amproc::oid FROM pg_amproc a)
+           OR p.oid IN (SELECT unnest(ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend]::oid[])
+                        FROM pg_type t
+                        WHERE t.typname = ANY($5::text[])
+                           OR t.typelem IN (SELECT e.oid FROM pg_type e WHERE e.typname = ANY($5::text[]))))";
 
 const ALLOWED_RELATIONS: &str = "
     SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

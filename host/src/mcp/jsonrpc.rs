@@ -14,6 +14,22 @@ use serde_json::{Value, json};
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const INVALID_PARAMS: i64 = -32602;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+
+/// Methods MCP 2026-07-28 removed (stateless: no handshake, no session
+/// pings or log levels, `subscriptions/listen` instead of subscribe). A
+/// request of that revision naming one is "method not found" (HTTP 404), as
+/// the specification says, however its params look.
+const REMOVED_IN_2026: &[&str] = &[
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
+
+/// The first protocol revision without a handshake.
+const STATELESS_REVISION: &str = "2026-07-28";
 
 /// Client-to-server request methods of the MCP specification.
 const STANDARD_METHODS: &[&str] = &[
@@ -57,6 +73,17 @@ pub struct Rejection {
     pub message: String,
 }
 
+impl Rejection {
+    /// The HTTP status that goes with the JSON-RPC error.
+    pub fn status(&self) -> StatusCode {
+        if self.code == METHOD_NOT_FOUND {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    }
+}
+
 /// The JSON-RPC method and id of a request that passed [`check_body`], for
 /// the layers after it.
 #[derive(Debug, Clone)]
@@ -96,6 +123,24 @@ pub fn validate(body: &[u8]) -> Result<Option<RpcRequest>, Rejection> {
             INVALID_REQUEST,
             id,
             r#"Invalid Request: "jsonrpc" must be "2.0""#.into(),
+        ));
+    }
+    let method = object.get("method").and_then(Value::as_str);
+    let revision = object
+        .get("params")
+        .and_then(|p| p.pointer("/_meta/io.modelcontextprotocol~1protocolVersion"))
+        .and_then(Value::as_str);
+    if let (Some(method), Some(revision)) = (method, revision)
+        && revision >= STATELESS_REVISION
+        && REMOVED_IN_2026.contains(&method)
+    {
+        return Err(reject(
+            METHOD_NOT_FOUND,
+            id,
+            format!(
+                "Method not found: `{method}` is not part of MCP {revision} (stateless: use \
+                 server/discover and subscriptions/listen)"
+            ),
         ));
     }
     let message = serde_json::from_value::<ClientJsonRpcMessage>(value.clone()).map_err(|e| {
@@ -171,7 +216,7 @@ pub async fn check_body(State(max_bytes): State<usize>, request: Request, next: 
         Err(rejection) => {
             tracing::debug!(code = rejection.code, "malformed JSON-RPC refused");
             return error_response(
-                StatusCode::BAD_REQUEST,
+                rejection.status(),
                 rejection.id,
                 rejection.code,
                 &rejection.message,
@@ -212,6 +257,27 @@ mod tests {
             validate(br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":5}}"#)
                 .unwrap_err();
         assert_eq!((bad.code, bad.id), (INVALID_PARAMS, Some(json!("a"))));
+    }
+
+    #[test]
+    fn methods_removed_in_2026_are_not_found() {
+        let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
+        for method in [
+            "initialize",
+            "ping",
+            "logging/setLevel",
+            "resources/subscribe",
+        ] {
+            let body =
+                format!(r#"{{"jsonrpc":"2.0","id":9,"method":"{method}","params":{{{meta}}}}}"#);
+            let rejection = validate(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (rejection.code, rejection.status()),
+                (METHOD_NOT_FOUND, StatusCode::NOT_FOUND)
+            );
+        }
+        // The same methods in the handshake era are served.
+        validate(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
     }
 
     #[test]

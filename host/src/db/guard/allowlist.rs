@@ -185,6 +185,10 @@ mod tests {
             "repeat",
             "array_fill",
             "ts_rewrite",
+            "lpad",
+            "rpad",
+            "uuidv7",
+            "uuid_extract_timestamp",
             "ts_stat",
             "dblink",
             "current_setting",
@@ -196,6 +200,7 @@ mod tests {
         assert!(!list.types.contains("regproc"));
         assert!(list.operators.contains("<=>"));
         assert!(!list.operators.contains("##"));
+        assert!(!list.operators.contains("@>") && !list.operators.contains("&&"));
         assert!(list.catalog_relations.contains("pg_catalog.pg_indexes"));
         assert!(!list.catalog_relations.contains("pg_catalog.pg_class"));
         assert!(list.summary().contains("aggregate"));

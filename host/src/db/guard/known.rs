@@ -1,16 +1,17 @@
-//! The names of every function the database has (all schemas), read
-//! through `rls.function_names()` by the query path.
+//! The names of every function and type the database has (all schemas),
+//! read through `rls.callable_names()` by the query path.
 //!
 //! PostgreSQL reads `x.name` and `(x).name` as the call `name(x)` when `name`
-//! is not a column of `x`. The guard cannot always tell a column from a call
-//! without running the query, but it can tell that a name is *not* a
-//! function: such a name cannot call anything. So a name after a dot passes
-//! when it is allowlisted or when no function has it.
+//! is not a column of `x` — or, when no function has that name, as a cast to
+//! the type `name`. The guard cannot always tell a column from a call
+//! without running the query, but it can tell that a name is *neither* a
+//! function nor a type: such a name cannot call or cast anything. So a name
+//! after a dot passes when it is allowlisted or when nothing has it.
 
 use std::collections::HashSet;
 
-/// Function names, or (until they have been read) the assumption that any
-/// name may be one — which fails closed.
+/// Function and type names, or (until they have been read) the assumption
+/// that any name may be one — which fails closed.
 #[derive(Debug, Clone, Default)]
 pub enum KnownFunctions {
     #[default]
@@ -23,7 +24,7 @@ impl KnownFunctions {
         Self::Names(names.into_iter().collect())
     }
 
-    /// Whether a function of this name may exist.
+    /// Whether a function or type of this name may exist.
     pub fn contains(&self, name: &str) -> bool {
         match self {
             Self::Unknown => true,

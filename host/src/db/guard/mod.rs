@@ -169,6 +169,9 @@ fn statement_label(node: Option<&N>) -> &'static str {
 /// verdicts (the check is a pure function of the text and the function
 /// names, and tools send the same statements again and again), then the
 /// parse on a thread of its own, at most one per core at a time.
+///
+/// The memo is kept per caller: shared, a fast answer would tell one caller
+/// that another had sent exactly this text.
 pub struct Guard {
     max_sql_bytes: usize,
     known: ArcSwap<KnownFunctions>,
@@ -229,7 +232,8 @@ impl Guard {
         self.max_sql_bytes
     }
 
-    pub async fn check(&self, sql: &str) -> Result<Checked, Rejected> {
+    /// Checks `sql` for the caller `who` (whose memo it uses).
+    pub async fn check(&self, who: &str, sql: &str) -> Result<Checked, Rejected> {
         if sql.len() > self.max_sql_bytes {
             return reject(format!(
                 "the SQL text is {} bytes; the limit is {} bytes (shorten the query)",
@@ -237,7 +241,8 @@ impl Guard {
                 self.max_sql_bytes
             ));
         }
-        if let Some(verdict) = self.memo.get(sql) {
+        let key = format!("{who}\u{0}{sql}");
+        if let Some(verdict) = self.memo.get(&key) {
             return verdict;
         }
         let _permit = self
@@ -259,8 +264,8 @@ impl Guard {
             return reject("the SQL could not be checked (no thread for the checker); retry");
         }
         match verdict.await {
-            Ok((text, verdict)) => {
-                self.memo.insert(text, verdict.clone());
+            Ok((_, verdict)) => {
+                self.memo.insert(key, verdict.clone());
                 verdict
             }
             Err(_) => reject("the SQL could not be checked (the checker stopped)"),

@@ -1,6 +1,7 @@
 use super::*;
 
-/// A few real function names, as `rls.function_names()` would list them.
+/// A few real function and type names, as `rls.callable_names()` would
+/// list them.
 fn known() -> KnownFunctions {
     KnownFunctions::new(
         [
@@ -14,6 +15,9 @@ fn known() -> KnownFunctions {
             "version",
             "xpath",
             "date",
+            "regproc",
+            "_polygon",
+            "text",
         ]
         .map(String::from),
     )
@@ -64,20 +68,25 @@ fn checked_statements_are_limited_without_their_semicolon_or_comments() {
 #[tokio::test]
 async fn the_guard_caps_memoises_and_fails_closed_until_it_knows_the_functions() {
     let guard = Guard::new(64, KnownFunctions::Unknown);
-    assert!(guard.check("SELECT 1").await.is_ok());
-    assert!(guard.check("SELECT 1").await.is_ok());
-    assert!(guard.check("DELETE FROM retail.orders").await.is_err());
+    assert!(guard.check("me", "SELECT 1").await.is_ok());
+    assert!(guard.check("me", "SELECT 1").await.is_ok());
+    assert!(
+        guard
+            .check("me", "DELETE FROM retail.orders")
+            .await
+            .is_err()
+    );
     let long = format!("SELECT 1 -- {}", "x".repeat(100));
-    let refused = guard.check(&long).await.unwrap_err();
+    let refused = guard.check("me", &long).await.unwrap_err();
     assert!(refused.0.contains("the limit is 64 bytes"), "{refused}");
     // Until the function names are known, a name after a dot that is not
     // allowlisted could be a call: refused.
     let cte = "WITH m AS (SELECT 1 AS revenue) SELECT m.revenue FROM m";
     assert!(!guard.knows_functions());
-    assert!(guard.check(cte).await.is_err());
+    assert!(guard.check("me", cte).await.is_err());
     guard.set_known(known());
     assert!(guard.knows_functions());
-    assert!(guard.check(cte).await.is_ok());
+    assert!(guard.check("me", cte).await.is_ok());
 }
 
 #[test]
@@ -229,10 +238,31 @@ fn attribute_notation_is_a_call() {
         "pg_stat_get_xact_tuples_returned",
     );
     rejected("SELECT s.x.version FROM retail.stores s", "version");
+    // A name no function has but a type has is a cast (to anything).
+    rejected(
+        "SELECT (x).regproc FROM (SELECT 'pg_sleep' AS x) s",
+        "regproc",
+    );
+    rejected("SELECT (x)._polygon FROM (SELECT '{}' AS x) s", "_polygon");
+    ok("SELECT (x).text FROM (SELECT 1 AS x) s");
     // Names no function has, and allowlisted ones, pass.
     ok("SELECT o.store_id, o.order_date FROM retail.orders o");
     ok("SELECT (o).count FROM (SELECT 1) o");
     ok("SELECT t.order_date.date FROM retail.orders t");
+}
+
+#[test]
+fn system_columns_are_refused() {
+    for sql in [
+        "SELECT ctid FROM retail.orders",
+        "SELECT o.xmin, o.order_id FROM retail.orders o",
+        "SELECT max(ctid)::text FROM retail.orders",
+        "SELECT tableoid FROM retail.orders",
+        "SELECT (o).cmax FROM retail.orders o",
+    ] {
+        rejected(sql, "system column");
+    }
+    ok("SELECT oid, conname FROM pg_catalog.pg_constraint");
 }
 
 #[test]
@@ -346,7 +376,7 @@ async fn deep_nesting_is_refused_not_a_crash() {
             ),
         ];
         for sql in shapes.iter().filter(|s| s.len() <= DEFAULT_MAX_SQL_BYTES) {
-            let verdict = guard.check(sql).await;
+            let verdict = guard.check("me", sql).await;
             if depth >= 100 {
                 assert!(verdict.is_err(), "{depth}: {}", &sql[..60]);
             }

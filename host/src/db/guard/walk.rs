@@ -78,6 +78,9 @@ impl<'a> Walker<'a> {
                     fields,
                     location: _,
                 } = c;
+                for field in fields {
+                    system_column(field)?;
+                }
                 // `a.b` is `b(a)` when `b` is not a column of `a`; the first
                 // name never is a call.
                 for field in fields.iter().skip(1) {
@@ -782,27 +785,35 @@ impl<'a> Walker<'a> {
     }
 
     /// A name after a dot: a column, or, when it is not one, a call of the
-    /// function of that name on what precedes the dot. A name no function
-    /// has cannot be a call; one that is allowlisted is harmless either way.
+    /// function of that name on what precedes the dot, or a cast to the type
+    /// of that name. A name no function or type has cannot be either; one
+    /// that is allowlisted is harmless either way.
     fn field_name(&self, field: &pb::Node) -> Checked {
         let Some(N::String(s)) = &field.node else {
             return Ok(());
         };
         let name = s.sval.as_str();
-        if self.allow.functions.contains(name) || !self.known.contains(name) {
+        if self.allow.functions.contains(name)
+            || self.allow.types.contains(name)
+            || !self.known.contains(name)
+        {
             return Ok(());
         }
         reject(format!(
-            "`.{name}` would call the function `{name}` (PostgreSQL reads `x.{name}` as \
-             `{name}(x)` when `{name}` is not a column of `x`), which is not available to \
-             queries; if you meant a column, give it another name with AS"
+            "`.{name}` would call the function `{name}` or cast to the type `{name}` \
+             (PostgreSQL reads `x.{name}` that way when `{name}` is not a column of `x`), \
+             which is not available to queries; if you meant a column, give it another name \
+             with AS"
         ))
     }
 
     fn indirection(&mut self, items: &[pb::Node]) -> Checked {
         for item in items {
             match &item.node {
-                Some(N::String(_)) => self.field_name(item)?,
+                Some(N::String(_)) => {
+                    system_column(item)?;
+                    self.field_name(item)?
+                }
                 _ => self.node(item)?,
             }
         }
@@ -1044,6 +1055,23 @@ impl<'a> Walker<'a> {
             return Ok(());
         };
         self.boxed(string)
+    }
+}
+
+/// PostgreSQL's system columns: where a row sits (`ctid`) and which
+/// transactions wrote it (`xmin`, `xmax`, ...) say how many rows Row Level
+/// Security hides around it — the gaps between one store's `ctid`s count
+/// the other stores' orders.
+const SYSTEM_COLUMNS: &[&str] = &["ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"];
+
+fn system_column(field: &pb::Node) -> Checked {
+    match &field.node {
+        Some(N::String(s)) if SYSTEM_COLUMNS.contains(&s.sval.as_str()) => reject(format!(
+            "the system column `{}` is not available to queries (it tells where rows other \
+             callers may not see are stored); select the table's own columns",
+            s.sval
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -99,3 +99,73 @@ async fn one_identity_saturating_its_share_leaves_room_for_another() {
     }
     server.stop().await;
 }
+
+/// A statement that does not notice cancellation (array containment
+/// compares every pair of elements without checking for interrupts; the
+/// allowlist refuses it, so it runs here with the guard off on a managed
+/// database, where nothing else stops it): when its call is abandoned, its
+/// connection and its caller's share stay taken until the backend is done,
+/// so a runaway statement costs its caller's share, nobody else's.
+#[tokio::test]
+async fn an_abandoned_runaway_statement_keeps_its_callers_share_until_it_ends() {
+    use mcp_host::db::caller::{CallerDb, QueryLimits};
+    let managed = support::pg::Managed::start("zava-runaway-", 0.005).await;
+    let limits = QueryLimits {
+        parser_guard: false,
+        identity_share: 1,
+        statement_timeout: Duration::from_millis(500),
+        ..QueryLimits::default()
+    };
+    let db = CallerDb::new(managed.query_config(), managed.secret.clone(), limits, 4).unwrap();
+    let seattle: uuid::Uuid = stores()[0].2.parse().unwrap();
+    let bellevue: uuid::Uuid = stores()[1].2.parse().unwrap();
+    let runaway = "SELECT (SELECT array_agg(g) FROM generate_series(1, 40000) g) @> \
+                   (SELECT array_agg(40000 + 0 * g) FROM generate_series(1, 40000) g) AS runaway_probe";
+    // A superuser sees every backend's statement (the managed admin does not).
+    let watcher = support::pg::connect(&managed.pg.superuser("zava")).await;
+    let running = || async {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+                 AND query LIKE '%runaway_probe%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    // Abandoned after 300 ms (as a call deadline would); the statement goes
+    // on, past its own 500 ms timeout.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(300),
+        db.query(seattle, runaway, &[], 1),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the statement outlives the call");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        running().await,
+        1,
+        "the backend ignores cancellation and its timeout"
+    );
+
+    // Another identity is not held up.
+    db.query(bellevue, "SELECT 1 AS x", &[], 1)
+        .await
+        .expect("Bellevue's share is free");
+    assert_eq!(
+        running().await,
+        1,
+        "Bellevue ran while the runaway statement still did"
+    );
+
+    // Seattle's next query waits for Seattle's runaway statement to end.
+    db.query(seattle, "SELECT 1 AS x", &[], 1)
+        .await
+        .expect("Seattle's query runs once its share is back");
+    assert_eq!(
+        running().await,
+        0,
+        "Seattle's share came back only when the backend was done"
+    );
+}

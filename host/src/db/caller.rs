@@ -280,8 +280,8 @@ impl CallerDb {
         } else {
             sql.to_string()
         };
-        let _share = self.shares.acquire(&caller.principal).await?;
-        let mut conn = Checkout::new(self.connection().await?);
+        let share = self.shares.acquire(&caller.principal).await?;
+        let mut conn = Checkout::new(self.connection().await?, share);
         let result = self
             .run(conn.connection(), caller.user, &text, params, max_rows)
             .await;
@@ -521,15 +521,26 @@ pub fn classify(error: &tokio_postgres::Error) -> DbError {
 
 /// A pooled connection that goes back to the pool only when the query path
 /// says its state is clean; otherwise it is cancelled and closed on drop.
+///
+/// A connection abandoned while its statement runs (the call's deadline, a
+/// client that went away) is not simply dropped: some statements do not
+/// notice a cancel or a closed socket for a long time (loops inside a
+/// function that never check for interrupts), and a dropped connection's
+/// backend would go on working while the pool opened a replacement. So the
+/// connection keeps its place in the pool, and the caller keeps the share it
+/// was using, until the backend has finished; then the connection is closed.
+/// A runaway statement costs its caller's share, nobody else's.
 struct Checkout {
     object: Option<Object>,
+    share: Option<OwnedSemaphorePermit>,
     clean: bool,
 }
 
 impl Checkout {
-    fn new(object: Object) -> Self {
+    fn new(object: Object, share: OwnedSemaphorePermit) -> Self {
         Self {
             object: Some(object),
+            share: Some(share),
             clean: false,
         }
     }
@@ -561,16 +572,28 @@ impl Checkout {
 
 impl Drop for Checkout {
     fn drop(&mut self) {
-        if let Some(object) = self.object.take()
-            && !self.clean
-        {
-            // Whatever it was running, its backend should stop now rather
-            // than at its next write to a closed socket.
-            if !object.client.is_closed() {
-                object.cancel_in_background();
-            }
+        let (Some(object), share) = (self.object.take(), self.share.take()) else {
+            return;
+        };
+        if self.clean {
+            return;
+        }
+        let runtime = tokio::runtime::Handle::try_current();
+        if object.client.is_closed() || runtime.is_err() {
             // Detach from the pool: the connection closes when dropped.
             drop(Object::take(object));
+            return;
+        }
+        // Ask the backend to stop, then hold the connection (its pool slot)
+        // and the caller's share until it has: a request queued behind the
+        // abandoned statement completes only when that statement has ended.
+        object.cancel_in_background();
+        if let Ok(runtime) = runtime {
+            runtime.spawn(async move {
+                let _ = object.client.simple_query("SELECT 1").await;
+                drop(Object::take(object));
+                drop(share);
+            });
         }
     }
 }

@@ -380,7 +380,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         ))
         .with_audit(audit)
         .with_metrics(metrics.clone())
-        .with_shutdown(cancel.clone());
+        .with_shutdown(cancel.clone())
+        .with_max_output_bytes(args.max_output_bytes);
     let metrics_source = MetricsSource {
         metrics,
         sessions: sessions.clone(),

@@ -282,6 +282,10 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
+    /// Largest answer one tool call may return (text + structured JSON).
+    #[arg(long, env = "MCP_MAX_OUTPUT_BYTES", default_value_t = crate::mcp::handler::DEFAULT_MAX_OUTPUT_BYTES)]
+    pub max_output_bytes: usize,
+
     /// Wall-clock limit of one tool call (e.g. `30s`, `500ms`).
     #[arg(long, env = "MCP_CALL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub call_timeout: Duration,

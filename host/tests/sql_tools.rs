@@ -223,6 +223,20 @@ async fn query_results_are_typed_capped_and_errors_are_clear() {
         "{}",
         text_of(&result)
     );
+    // An answer that escaping makes several times larger than its rows
+    // (1.5 MB of control characters is 9 MB of JSON, twice) has a budget.
+    let result = client
+        .call(
+            "execute_sales_query",
+            json!({ "postgresql_query": "SELECT string_agg(chr(1), '') AS x FROM generate_series(1, 1500000)" }),
+        )
+        .await;
+    assert!(is_error(&result));
+    assert!(
+        text_of(&result).contains("more than this server's limit"),
+        "{}",
+        text_of(&result)
+    );
     // Types the server cannot return say how to cast.
     let result = client
         .call(

@@ -50,6 +50,9 @@ const DISCOVER_TTL_MS: u64 = 300_000;
 const INSTRUCTIONS: &str = "Tools over the Zava retail data. Every call runs as the \
 caller identified by this connection: store managers see their store only, head office sees all.";
 
+/// Default cap on one tool answer (text + structured JSON).
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 8 << 20;
+
 /// The `tool` label of calls naming no loaded tool (labels stay bounded).
 const UNKNOWN_TOOL: &str = "(unknown)";
 
@@ -67,6 +70,8 @@ pub struct ToolServer {
     metrics: Arc<Metrics>,
     /// The server's shutdown: listen streams end gracefully on it.
     shutdown: CancellationToken,
+    /// Largest answer (text + structured JSON) a tool call may return.
+    max_output_bytes: usize,
 }
 
 impl ToolServer {
@@ -79,7 +84,13 @@ impl ToolServer {
             audit: AuditLog::disabled(),
             metrics: Arc::new(Metrics::new()),
             shutdown: CancellationToken::new(),
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
+    }
+
+    pub fn with_max_output_bytes(mut self, bytes: usize) -> Self {
+        self.max_output_bytes = bytes;
+        self
     }
 
     pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
@@ -328,6 +339,24 @@ impl ServerHandler for ToolServer {
             .instrument(span.clone())
             .await;
         let (result, outcome_label) = match result {
+            Ok(output)
+                if output.text.len() + output.structured.as_ref().map_or(0, String::len)
+                    > self.max_output_bytes =>
+            {
+                // Escaping can make an answer several times the size of the
+                // rows behind it (a control character is six bytes of JSON),
+                // and every byte is copied and parsed again here: the answer
+                // has a budget of its own.
+                let size = output.text.len() + output.structured.as_ref().map_or(0, String::len);
+                (
+                    error_result(format!(
+                        "the tool's answer is {size} bytes, more than this server's limit of {} \
+                         bytes; ask for fewer rows or columns",
+                        self.max_output_bytes
+                    )),
+                    "bad_output",
+                )
+            }
             Ok(output) => {
                 let structured = match output.structured.as_deref().map(serde_json::from_str) {
                     None => Ok(None),

@@ -7,6 +7,7 @@
 use time::{Date, Month};
 
 use super::catalog::{CATEGORIES, Catalog};
+use super::ids::IdPermutation;
 use super::rng::Rng;
 
 /// The classic sample's stores and their managers' RLS user ids.
@@ -685,7 +686,10 @@ impl Table {
     }
 }
 
-pub fn generate(seed: u64, scale: Scale) -> Result<Dataset, String> {
+pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, String> {
+    let customer_ids = IdPermutation::new(id_key, "customers");
+    let order_ids = IdPermutation::new(id_key, "orders");
+    let item_ids = IdPermutation::new(id_key, "order_items");
     let root = Rng::new(seed);
     let catalog = Catalog::load(&mut root.fork(1))?;
     let mut tables = Vec::new();
@@ -735,7 +739,8 @@ pub fn generate(seed: u64, scale: Scale) -> Result<Dataset, String> {
     );
     let mut by_store: Vec<Vec<i32>> = vec![Vec::new(); STORES.len()];
     let first_day = Date::from_calendar_date(2019, Month::June, 1).map_err(|e| e.to_string())?;
-    for id in 1..=scale.customers as i32 {
+    for n in 1..=scale.customers as u32 {
+        let id = customer_ids.id(n);
         let store = rng.weighted(STORE_WEIGHT);
         by_store[store].push(id);
         let first = *rng.pick(FIRST_NAMES);
@@ -814,8 +819,8 @@ pub fn generate(seed: u64, scale: Scale) -> Result<Dataset, String> {
             sum / CATEGORY_WEIGHT.iter().sum::<f64>()
         })
         .collect();
-    let mut order_id = 0i64;
-    let mut item_id = 0i64;
+    let mut order_n = 0u32;
+    let mut item_n = 0u32;
     let mut day =
         Date::from_calendar_date(FIRST_YEAR, Month::January, 1).map_err(|e| e.to_string())?;
     let last_day =
@@ -837,13 +842,14 @@ pub fn generate(seed: u64, scale: Scale) -> Result<Dataset, String> {
             .map(|c| SEASON[c][month] * CATEGORY_WEIGHT[c])
             .collect();
         for _ in 0..count {
-            order_id += 1;
+            order_n += 1;
+            let order_id = order_ids.id(order_n);
             let store = rng.weighted(STORE_WEIGHT);
             // Most buy at their home store; some shop elsewhere (or online).
             let customer = if rng.chance(0.85) && !by_store[store].is_empty() {
                 *rng.pick(&by_store[store])
             } else {
-                rng.between(1, scale.customers as i64) as i32
+                customer_ids.id(rng.between(1, scale.customers as i64) as u32)
             };
             orders.row(&[
                 &order_id.to_string(),
@@ -853,7 +859,8 @@ pub fn generate(seed: u64, scale: Scale) -> Result<Dataset, String> {
             ]);
             let lines = 1 + rng.weighted(&[0.42, 0.30, 0.18, 0.10]);
             for _ in 0..lines {
-                item_id += 1;
+                item_n += 1;
+                let item_id = item_ids.id(item_n);
                 let category = rng.weighted(&category_weights);
                 let product = by_category[category][rng.weighted(&popularity[category])];
                 let quantity: i64 = if product.price_cents < 2_000 {
@@ -909,16 +916,16 @@ mod tests {
 
     #[test]
     fn same_seed_same_data_other_seed_other_data() {
-        let a = generate(42, Scale::of(0.02)).unwrap();
-        let b = generate(42, Scale::of(0.02)).unwrap();
-        let c = generate(43, Scale::of(0.02)).unwrap();
+        let a = generate(42, Scale::of(0.02), &[1; 32]).unwrap();
+        let b = generate(42, Scale::of(0.02), &[1; 32]).unwrap();
+        let c = generate(43, Scale::of(0.02), &[1; 32]).unwrap();
         assert_eq!(digest(&a), digest(&b));
         assert_ne!(digest(&a), digest(&c));
     }
 
     #[test]
     fn full_scale_counts_are_in_range() {
-        let data = generate(42, Scale::of(1.0)).unwrap();
+        let data = generate(42, Scale::of(1.0), &[1; 32]).unwrap();
         assert_eq!(data.rows("stores"), 8);
         assert_eq!(data.rows("categories"), 9);
         assert_eq!(data.rows("customers"), 50_000);

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod generate;
+pub mod ids;
 pub mod rng;
 
 use std::time::{Duration, Instant};
@@ -44,6 +45,26 @@ const TABLES: &[&str] = &[
     "order_items",
 ];
 
+/// The key the ids of this database are numbered with ([`ids`]): derived
+/// from its own random HMAC key, which the migrations made.
+async fn id_key(client: &Client) -> Result<[u8; 32], String> {
+    let row = client
+        .query_one(
+            "SELECT sha256(mac_inner || convert_to('zava-ids/v1', 'UTF8')) FROM rls_private.keys",
+            &[],
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "reading the id key (run `mcp-host migrate` first): {}",
+                crate::db::error_text(&e)
+            )
+        })?;
+    let key: Vec<u8> = row.get(0);
+    key.try_into()
+        .map_err(|_| "the id key is not 32 bytes".to_string())
+}
+
 /// True when the retail tables hold data already.
 pub async fn is_seeded(client: &Client) -> Result<bool, String> {
     // The owner policy lets the owner role see every row.
@@ -64,8 +85,9 @@ pub async fn seed(client: &Client, options: SeedOptions) -> Result<SeedReport, S
     if !options.replace && is_seeded(client).await? {
         return Err("the database already holds data; pass --replace to load it again".into());
     }
+    let id_key = id_key(client).await?;
     let started = Instant::now();
-    let data = generate::generate(options.seed, Scale::of(options.scale))?;
+    let data = generate::generate(options.seed, Scale::of(options.scale), &id_key)?;
     let generate_time = started.elapsed();
     let started = Instant::now();
     let total: usize = data.tables.iter().map(|t| t.rows).sum();

@@ -190,14 +190,20 @@ for suite in "${SUITES[@]}"; do
   IFS='|' read -r version revision baseline <<<"$suite"
   cli=$(suite_cli "$version")
   [ -f "$cli" ] || die "conformance CLI not found at $cli"
-  args=(server --url "$url" --suite all --expected-failures "$repo/$baseline" -o "$results")
+  args=(server --url "$url" --expected-failures "$repo/$baseline" -o "$results")
   [ -n "$revision" ] && args+=(--spec-version "$revision")
   printf '\n=== conformance %s %s (baseline %s) ===\n' "$version" "${revision:-(default revisions)}" "$baseline"
-  if "$NODE" "$cli" "${args[@]}" 2>&1 | tee "$work/$version.out"; then
-    say "suite $version: as expected"
+  # The active suite gates: anything outside the baseline fails the run.
+  if "$NODE" "$cli" "${args[@]}" --suite active 2>&1 | tee "$work/$version.out"; then
+    say "suite $version (active): as expected"
   else
     failed+=("$version")
   fi
+  # Pending scenarios (the suite's own word for not yet settled) run too,
+  # each reported, without gating: their checks are SHOULDs that vary from
+  # run to run (e.g. server-sse-polling's resumption timing).
+  printf '\n=== conformance %s pending scenarios (reported, not gating) ===\n' "$version"
+  "$NODE" "$cli" "${args[@]}" --suite pending 2>&1 | grep -E '^(✓|✗)' || true
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then

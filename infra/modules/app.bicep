@@ -1,6 +1,7 @@
 // infra/modules/app.bicep: the container app running `mcp-host serve`:
-// external HTTPS ingress to port 8000 (Streamable HTTP with SSE), sticky
-// sessions, HTTP-concurrency scale rule, liveness /healthz and readiness
+// external HTTPS ingress to port 8000 (Streamable HTTP with SSE; no session
+// affinity: sessions are kept in PostgreSQL and any replica serves them),
+// HTTP-concurrency scale rule, liveness /healthz and readiness
 // /readyz probes, secrets referenced from Key Vault through the user-assigned
 // identity, and the Azure Files share mounted read-only at /components.
 //
@@ -217,7 +218,6 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
     managedEnvironmentId: environmentId
     workloadProfileName: 'Consumption'
     configuration: {
-      // Sticky sessions need single revision mode.
       activeRevisionsMode: 'Single'
       ingress: {
         external: true
@@ -225,11 +225,9 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         transport: 'http'
         allowInsecure: false
         clientCertificateMode: 'ignore'
-        // MCP sessions live in one replica's memory: keep a client on it
-        // (cookie-based; a client without cookies re-initialises on 404).
-        stickySessions: {
-          affinity: 'sticky'
-        }
+        // No session affinity: handshake-era MCP sessions are kept in
+        // PostgreSQL (schema zava_sessions) and restored by whichever
+        // replica a request reaches.
         traffic: [
           {
             latestRevision: true

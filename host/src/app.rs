@@ -406,6 +406,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
                     crate::mcp::edge::serve(
                         listener,
                         app,
+                        true,
                         async move { shutdown.cancelled().await },
                     )
                     .await;
@@ -468,8 +469,15 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         "mcp-host listening"
     );
     let shutdown = cancel.clone();
+    let nodelay = args.tcp_nodelay;
     let http = tokio::spawn(async move {
-        crate::mcp::edge::serve(listener, app, async move { shutdown.cancelled().await }).await
+        crate::mcp::edge::serve(
+            listener,
+            app,
+            nodelay,
+            async move { shutdown.cancelled().await },
+        )
+        .await
     });
     Ok(Server {
         addr,

@@ -83,10 +83,11 @@ pub async fn probe_host(State(hosts): State<ProbeHosts>, request: Request, next:
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
+    nodelay: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
+    let listener = listener.tap_io(move |tcp| {
+        if let Err(error) = tcp.set_nodelay(nodelay) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });

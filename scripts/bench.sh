@@ -6,6 +6,7 @@
 # BENCHMARKS.md explains them and holds a run's numbers.
 #
 #   scripts/bench.sh                 # all scenarios, 10 s each
+#   BENCH_ONLY=http scripts/bench.sh # only the wrk / replica part
 #   BENCH_DURATION=30s scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,10 @@ url="http://127.0.0.1:$port/mcp"
 dsn="host=$PWD/$out/pg/run port=5432 user=postgres dbname=zava"
 run() { "$load" run --url "$url" --host-pid "$pid" --json "$out/results.jsonl" "$@"; }
 
+if [ "${BENCH_ONLY:-}" = http ]; then
+  scripts/bench-http.sh "$host" "$out/pg" "$out/components" "$out"
+  exit 0
+fi
 echo "## machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo
 echo "## idle (after start-up: demo data present, local model loaded)"
@@ -73,3 +78,7 @@ echo
 echo "## after the runs"
 "$load" rss --pid "$pid"
 echo "audit lines written: $(wc -l <"$out/audit.jsonl")"
+echo
+# Keep-alive load with wrk, replicas behind HAProxy, session restore: more
+# hosts on the same database.
+scripts/bench-http.sh "$host" "$out/pg" "$out/components" "$out"

@@ -6,6 +6,9 @@
 --                requests are MCP 2026-07-28 (stateless, _meta, headers)
 local user = os.getenv("WRK_USER") or "00000000-0000-0000-0000-000000000000"
 local session = os.getenv("WRK_SESSION")
+if session == "" then
+  session = nil
+end
 local counter = 0
 local threads = 0
 

@@ -402,14 +402,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             });
             let shutdown = cancel.clone();
             tokio::spawn(async move {
-                let served =
-                    crate::mcp::edge::serve(
-                        listener,
-                        app,
-                        true,
-                        async move { shutdown.cancelled().await },
-                    )
-                    .await;
+                let served = crate::mcp::edge::serve(listener, app, true, async move {
+                    shutdown.cancelled().await
+                })
+                .await;
                 if let Err(error) = served {
                     tracing::error!(%error, "the /metrics listener stopped");
                 }

@@ -193,9 +193,7 @@ async fn probes_and_metrics_check_host_and_two_hosts_are_refused() {
     }
     let two = raw_request(
         addr,
-        &format!(
-            "POST /mcp HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\ncontent-length: 2\r\nConnection: close\r\n\r\n{{}}"
-        ),
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\ncontent-length: 2\r\nConnection: close\r\n\r\n{}",
     )
     .await;
     assert!(two.contains(" 400 "), "/mcp: {two}");

@@ -53,7 +53,7 @@ async fn decode_bombs_and_a_huge_sql_text_stay_within_the_memory_bound() {
     )
     .unwrap();
     let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-host"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-host"))
         .args(["serve", "--identity", "dev-header", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--components")

@@ -35,11 +35,4 @@ impl KnownFunctions {
     pub fn is_known(&self) -> bool {
         matches!(self, Self::Names(_))
     }
-
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Unknown => 0,
-            Self::Names(names) => names.len(),
-        }
-    }
 }

@@ -1,8 +1,9 @@
 //! Every byte a caller can make the host allocate has a budget: the real
-//! binary, as a child process, is driven through decode bombs (values a few
-//! bytes long on the wire and megabytes as text) and a 1 MiB SQL text, and
-//! its peak resident memory (VmHWM) stays under a stated bound while
-//! `/healthz` keeps answering.
+//! binary, as a child process, is driven through the whole SQL attack corpus
+//! (four cases at a time), decode bombs (values a few bytes long on the wire
+//! and megabytes as text) and a 1 MiB SQL text, and its peak resident
+//! memory (VmHWM) stays under a stated bound while `/healthz` keeps
+//! answering.
 
 mod support;
 
@@ -61,7 +62,7 @@ async fn decode_bombs_and_a_huge_sql_text_stay_within_the_memory_bound() {
         .args(["--audit-log", "off", "--embeddings", "none"])
         // Parse a 1 MiB text rather than refuse it at the default 64 KiB
         // cap: the parse itself must stay bounded and off the async workers.
-        .args(["--max-sql-bytes", "2097152", "--statement-timeout", "20s"])
+        .args(["--max-sql-bytes", "2097152", "--statement-timeout", "5s"])
         .args(["--call-timeout", "60s", "--max-body-bytes", "4194304"])
         .args(&db.serve_flags()[..4])
         .stdout(std::process::Stdio::null())
@@ -111,6 +112,15 @@ async fn decode_bombs_and_a_huge_sql_text_stay_within_the_memory_bound() {
     }
 
     let after_bombs_mib = vm_hwm_mib(pid);
+    // The whole attack corpus, four cases at a time.
+    let cases = support::attacks::corpus();
+    for chunk in cases.chunks(4) {
+        let calls = chunk.iter().map(|case| call(case.sql.to_string()));
+        for result in futures::future::join_all(calls).await {
+            assert!(text_of(&result).len() < 16 << 20);
+        }
+    }
+    let after_corpus_mib = vm_hwm_mib(pid);
     // A 1 MiB statement, checked while /healthz keeps answering.
     let constants: Vec<String> = (0..150_000).map(|i| i.to_string()).collect();
     let huge = format!(
@@ -143,7 +153,9 @@ async fn decode_bombs_and_a_huge_sql_text_stay_within_the_memory_bound() {
     let peak_mib = vm_hwm_mib(pid);
     println!(
         "host peak RSS: {start_mib} MiB after warm-up, {after_bombs_mib} MiB after the decode \
-         bombs, {peak_mib} MiB after the 1 MiB statement"
+         bombs, {after_corpus_mib} MiB after the {} attack cases, {peak_mib} MiB after the 1 MiB \
+         statement",
+        cases.len()
     );
     assert!(
         peak_mib < PEAK_BOUND_MIB,

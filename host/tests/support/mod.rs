@@ -3,6 +3,7 @@
 //! Streamable HTTP) that records `tools/list_changed` notifications.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod attacks;
 pub mod entra;
 pub mod pg;
 

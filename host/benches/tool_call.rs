@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use mcp_host::capabilities::Capabilities;
 use mcp_host::config::{Cli, Command as Sub};
 use mcp_host::identity::{HEAD_OFFICE_ID, Identity, Scope};
 use mcp_host::runtime::cache::CompiledCache;
@@ -37,7 +38,7 @@ const WARMUP: usize = 200;
 async fn in_process(fixtures: &Path) {
     let limits = SandboxLimits::default();
     let engine = engine::build(&limits).unwrap();
-    let sandbox = Arc::new(Sandbox::new(engine.clone()));
+    let sandbox = Arc::new(Sandbox::new(engine.clone(), Capabilities::default()));
     let loader = Loader::new(
         engine.clone(),
         CompiledCache::new(None, &engine),

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::AuditLog;
+use crate::capabilities::{self, Capabilities};
 use crate::config::{IdentityMode, ServeArgs};
 use crate::db::caller::CallerDb;
 use crate::db::embedded::EmbeddedPostgres;
@@ -312,11 +313,18 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     let database = database(&args, embeddings.as_deref()).await?;
     let limits = args.limits();
     let engine = engine::build(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let sandbox = Arc::new(
-        Sandbox::new(engine.clone())
-            .with_database(database.db.clone())
-            .with_embeddings(embeddings.clone()),
-    );
+    let sandbox = Arc::new(Sandbox::new(
+        engine.clone(),
+        Capabilities {
+            caller: capabilities::caller::Caller,
+            database: capabilities::database::Database {
+                db: database.db.clone().map(|db| db as _),
+            },
+            embeddings: capabilities::embeddings::EmbeddingsImport {
+                provider: embeddings.clone(),
+            },
+        },
+    ));
     let cache = CompiledCache::new(args.cache_dir(), &engine);
     let policy = component_policy(&args)?;
     let policy_summary = if policy.is_open() {

@@ -21,6 +21,8 @@ use tokio::sync::mpsc;
 
 use crate::capabilities::database::QueryRecord;
 use crate::identity::Identity;
+pub use crate::outcome::Outcome;
+use crate::outcome::QueryOutcome;
 
 /// Records waiting for the writer before callers are made to wait.
 const QUEUE: usize = 4096;
@@ -44,9 +46,6 @@ impl std::str::FromStr for AuditTarget {
         })
     }
 }
-
-/// How a call ended, as the audit trail and metrics name it.
-pub type Outcome = &'static str;
 
 /// One tool call, as the handler saw it.
 pub struct CallAudit {
@@ -156,7 +155,7 @@ struct QueryLine {
     rows: u64,
     truncated: bool,
     duration_ms: f64,
-    outcome: &'static str,
+    outcome: QueryOutcome,
 }
 
 fn millis(d: Duration) -> f64 {

@@ -29,6 +29,7 @@ pub mod healthcheck;
 pub mod identity;
 pub mod mcp;
 pub mod metrics;
+pub mod outcome;
 pub mod runtime;
 pub mod seed;
 pub mod telemetry;

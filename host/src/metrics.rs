@@ -18,10 +18,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::capabilities::CallStats;
+use crate::outcome::{LoadOutcome, Outcome, QueryOutcome};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     pub tool: String,
-    pub outcome: String,
+    pub outcome: Outcome,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,8 +33,13 @@ pub struct ToolLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabel {
-    pub outcome: String,
+pub struct QueryLabel {
+    pub outcome: QueryOutcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoadLabel {
+    pub outcome: LoadOutcome,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,12 +62,12 @@ pub struct Metrics {
     pub tool_calls: Family<CallLabels, Counter>,
     pub tool_call_seconds: Family<ToolLabel, Histogram, fn() -> Histogram>,
     pub instantiate_seconds: Histogram,
-    pub db_queries: Family<OutcomeLabel, Counter>,
+    pub db_queries: Family<QueryLabel, Counter>,
     pub db_query_seconds: Histogram,
     pub db_rows: Counter,
     pub embedding_seconds: Histogram,
     pub embedded_texts: Counter,
-    pub component_loads: Family<OutcomeLabel, Counter>,
+    pub component_loads: Family<LoadLabel, Counter>,
     pub auth_refusals: Family<StatusLabel, Counter>,
     pub pool_connections: Family<StateLabel, Gauge>,
     pub sessions: Gauge,
@@ -95,7 +103,7 @@ impl Metrics {
             "Time to instantiate a component for one call (fresh instance per call)",
             instantiate_seconds.clone(),
         );
-        let db_queries = Family::<OutcomeLabel, Counter>::default();
+        let db_queries = Family::<QueryLabel, Counter>::default();
         registry.register(
             "db_queries",
             "Queries run for tool calls, by outcome",
@@ -121,7 +129,7 @@ impl Metrics {
             "Texts embedded for components",
             embedded_texts.clone(),
         );
-        let component_loads = Family::<OutcomeLabel, Counter>::default();
+        let component_loads = Family::<LoadLabel, Counter>::default();
         registry.register(
             "component_loads",
             "Component (re)loads by outcome (loaded, rejected, removed)",
@@ -168,11 +176,13 @@ impl Metrics {
         }
     }
 
-    pub fn call(&self, tool: &str, outcome: &str, elapsed: Duration) {
+    /// Counts a finished call and, when it ran, what it did through its
+    /// imports.
+    pub fn call(&self, tool: &str, outcome: Outcome, elapsed: Duration, stats: Option<&CallStats>) {
         self.tool_calls
             .get_or_create(&CallLabels {
                 tool: tool.to_string(),
-                outcome: outcome.to_string(),
+                outcome,
             })
             .inc();
         self.tool_call_seconds
@@ -180,14 +190,31 @@ impl Metrics {
                 tool: tool.to_string(),
             })
             .observe(elapsed.as_secs_f64());
+        let Some(stats) = stats else { return };
+        if !stats.instantiate.is_zero() {
+            self.instantiate_seconds
+                .observe(stats.instantiate.as_secs_f64());
+        }
+        for query in &stats.queries {
+            self.db_queries
+                .get_or_create(&QueryLabel {
+                    outcome: query.outcome,
+                })
+                .inc();
+            self.db_query_seconds.observe(query.elapsed.as_secs_f64());
+            self.db_rows.inc_by(query.rows);
+        }
+        if stats.embedded_texts > 0 {
+            self.embedding_seconds
+                .observe(stats.embedding_time.as_secs_f64());
+            self.embedded_texts.inc_by(stats.embedded_texts.into());
+        }
     }
 
-    pub fn component_load(&self, outcome: &str, count: usize) {
+    pub fn component_load(&self, outcome: LoadOutcome, count: usize) {
         if count > 0 {
             self.component_loads
-                .get_or_create(&OutcomeLabel {
-                    outcome: outcome.to_string(),
-                })
+                .get_or_create(&LoadLabel { outcome })
                 .inc_by(count as u64);
         }
     }
@@ -230,8 +257,13 @@ mod tests {
     #[test]
     fn series_are_named_and_move() {
         let metrics = Metrics::new();
-        metrics.call("get_current_utc_date", "ok", Duration::from_millis(2));
-        metrics.component_load("loaded", 3);
+        metrics.call(
+            "get_current_utc_date",
+            Outcome::Ok,
+            Duration::from_millis(2),
+            None,
+        );
+        metrics.component_load(LoadOutcome::Loaded, 3);
         let text = metrics.encode();
         assert!(
             text.contains(r#"mcp_tool_calls_total{tool="get_current_utc_date",outcome="ok"} 1"#),

@@ -4,6 +4,7 @@ mod support;
 
 use std::sync::Arc;
 
+use mcp_host::capabilities::Capabilities;
 use mcp_host::runtime::cache::{CompiledCache, Origin};
 use mcp_host::runtime::engine;
 use mcp_host::runtime::limits::SandboxLimits;
@@ -15,7 +16,7 @@ use support::fixture;
 fn loader(cache_dir: Option<std::path::PathBuf>) -> Loader {
     let limits = SandboxLimits::default();
     let engine = engine::build(&limits).unwrap();
-    let sandbox = Arc::new(Sandbox::new(engine.clone()));
+    let sandbox = Arc::new(Sandbox::new(engine.clone(), Capabilities::default()));
     let cache = CompiledCache::new(cache_dir, &engine);
     Loader::new(
         engine,

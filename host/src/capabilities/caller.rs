@@ -4,9 +4,30 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use super::HostState;
+use super::{CallContext, Capability, HostState};
 use crate::bindings::zava::mcp::caller::{self, Level, Scope as WitScope};
 use crate::identity::Scope;
+
+/// The capability: every component has it, and it needs no service.
+#[derive(Default)]
+pub struct Caller;
+
+impl Capability for Caller {
+    const IMPORT: Option<&'static str> = None;
+    type Ctx = CallerCtx;
+
+    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        caller::add_to_linker::<HostState, CallerImport>(linker, |state| &mut state.caps.caller)
+    }
+
+    fn prepare(&self, call: &CallContext<'_>) -> CallerCtx {
+        CallerCtx {
+            scope: call.caller.map_or(Scope::Unassigned, |c| c.scope),
+            component: call.component.clone(),
+            tool: call.tool.into(),
+        }
+    }
+}
 
 /// Per-call state: whose call this is and which tool is running.
 pub struct CallerCtx {
@@ -16,13 +37,9 @@ pub struct CallerCtx {
     pub tool: Arc<str>,
 }
 
-struct Caller;
-impl HasData for Caller {
+struct CallerImport;
+impl HasData for CallerImport {
     type Data<'a> = &'a mut CallerCtx;
-}
-
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    caller::add_to_linker::<HostState, Caller>(linker, |state| &mut state.caller)
 }
 
 /// Log lines from a component are capped so a chatty tool cannot flood the log.

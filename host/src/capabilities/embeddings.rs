@@ -7,55 +7,63 @@ use std::sync::Arc;
 use tracing::Instrument;
 use wasmtime::component::{HasData, Linker};
 
-use super::HostState;
+use super::{CallContext, CallStats, Capability, HostState};
 use crate::bindings::zava::mcp::embeddings::{self, ModelInfo};
 use crate::embeddings::{Embeddings, MAX_TEXT_CHARS, MAX_TEXTS_PER_CALL};
 
+/// The capability: the host's embeddings provider, if one is configured.
 #[derive(Default)]
-pub struct EmbeddingsCtx {
-    embeddings: Option<Arc<Embeddings>>,
-    /// Set when the operator's policy withholds the import (the component).
-    denied: Option<Arc<str>>,
-    /// Texts embedded during this call, for the audit log.
-    pub texts: u32,
-    /// Time spent waiting for the provider during this call.
-    pub elapsed: std::time::Duration,
+pub struct EmbeddingsImport {
+    pub provider: Option<Arc<Embeddings>>,
 }
 
-impl EmbeddingsCtx {
-    pub fn new(embeddings: Option<Arc<Embeddings>>) -> Self {
-        Self {
-            embeddings,
-            denied: None,
+impl Capability for EmbeddingsImport {
+    const IMPORT: Option<&'static str> = Some("embeddings");
+    type Ctx = EmbeddingsCtx;
+
+    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        embeddings::add_to_linker::<HostState, Import>(linker, |state| &mut state.caps.embeddings)
+    }
+
+    fn prepare(&self, call: &CallContext<'_>) -> EmbeddingsCtx {
+        EmbeddingsCtx {
+            provider: self.provider.clone(),
+            withheld: call.withheld("embeddings"),
             texts: 0,
             elapsed: std::time::Duration::ZERO,
         }
     }
 
-    pub fn granted(mut self, allowed: bool, component: &Arc<str>) -> Self {
-        self.denied = (!allowed).then(|| component.clone());
-        self
+    fn report(ctx: &mut EmbeddingsCtx, stats: &mut CallStats) {
+        stats.embedded_texts = ctx.texts;
+        stats.embedding_time = ctx.elapsed;
     }
+}
 
+pub struct EmbeddingsCtx {
+    provider: Option<Arc<Embeddings>>,
+    /// Why the import is refused, when the operator's policy withholds it.
+    withheld: Option<String>,
+    /// Texts embedded during this call, for the audit log.
+    texts: u32,
+    /// Time spent waiting for the provider during this call.
+    elapsed: std::time::Duration,
+}
+
+impl EmbeddingsCtx {
     fn provider(&self) -> Result<Arc<Embeddings>, String> {
-        if let Some(component) = &self.denied {
-            return Err(format!(
-                "the operator's component policy does not grant `{component}` the embeddings import"
-            ));
+        if let Some(refusal) = &self.withheld {
+            return Err(refusal.clone());
         }
-        self.embeddings
+        self.provider
             .clone()
             .ok_or_else(|| "no embeddings provider is configured for this server".to_string())
     }
 }
 
-struct EmbeddingsImport;
-impl HasData for EmbeddingsImport {
+struct Import;
+impl HasData for Import {
     type Data<'a> = &'a mut EmbeddingsCtx;
-}
-
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    embeddings::add_to_linker::<HostState, EmbeddingsImport>(linker, |state| &mut state.embeddings)
 }
 
 impl embeddings::Host for EmbeddingsCtx {
@@ -91,5 +99,100 @@ impl embeddings::Host for EmbeddingsCtx {
             .map_err(|e| e.to_string());
         self.elapsed += started.elapsed();
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::bindings::zava::mcp::embeddings::Host as _;
+    use crate::embeddings::{EmbedError, ModelInfo as HostModel, Provider};
+    use crate::runtime::policy::{Ceilings, Grant};
+
+    /// A one-dimensional "model" that counts the texts it embeds.
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl Provider for Counting {
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+        async fn model(&self) -> Result<HostModel, EmbedError> {
+            Ok(HostModel {
+                name: "counting".into(),
+                dimensions: 1,
+            })
+        }
+        async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            self.0.fetch_add(texts.len(), Ordering::SeqCst);
+            Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
+        }
+    }
+
+    fn context(provider: &Arc<Counting>, imports: &[&'static str]) -> EmbeddingsCtx {
+        let ceilings = Ceilings {
+            deadline: Duration::from_secs(30),
+            memory_bytes: 64 << 20,
+            max_rows: 10,
+        };
+        let grant = Grant {
+            imports: imports.iter().copied().collect(),
+            ..Grant::everything(&ceilings)
+        };
+        EmbeddingsImport {
+            provider: Some(Arc::new(Embeddings::new(provider.clone(), 16))),
+        }
+        .prepare(&CallContext {
+            caller: None,
+            component: &"semantic_search.wasm".into(),
+            tool: "t",
+            grant: &grant,
+        })
+    }
+
+    #[tokio::test]
+    async fn embeds_within_the_limits_and_reports_what_it_did() {
+        let provider = Arc::new(Counting(AtomicUsize::new(0)));
+        let mut ctx = context(&provider, &["embeddings"]);
+        let vectors = ctx.embed(vec!["ab".into(), "abcd".into()]).await.unwrap();
+        assert_eq!(vectors, [vec![2.0], vec![4.0]]);
+        assert_eq!(ctx.model().await.unwrap().dimensions, 1);
+
+        let too_many = ctx.embed(vec![String::new(); MAX_TEXTS_PER_CALL + 1]).await;
+        assert_eq!(
+            too_many.unwrap_err(),
+            format!("at most {MAX_TEXTS_PER_CALL} texts per call (got 65)")
+        );
+        let too_long = ctx.embed(vec!["é".repeat(MAX_TEXT_CHARS + 1)]).await;
+        assert_eq!(
+            too_long.unwrap_err(),
+            format!("texts may have at most {MAX_TEXT_CHARS} characters (one has 8193)")
+        );
+        assert_eq!(
+            provider.0.load(Ordering::SeqCst),
+            2,
+            "refusals cost nothing"
+        );
+
+        let mut stats = CallStats::default();
+        EmbeddingsImport::report(&mut ctx, &mut stats);
+        assert_eq!(stats.embedded_texts, 2);
+    }
+
+    #[tokio::test]
+    async fn without_a_grant_the_provider_is_not_reached() {
+        let provider = Arc::new(Counting(AtomicUsize::new(0)));
+        let mut ctx = context(&provider, &["database"]);
+        assert_eq!(
+            ctx.embed(vec!["a".into()]).await.unwrap_err(),
+            "the operator's component policy does not grant `semantic_search.wasm` the embeddings import"
+        );
+        assert!(ctx.model().await.is_err());
+        assert_eq!(provider.0.load(Ordering::SeqCst), 0);
     }
 }

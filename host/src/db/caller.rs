@@ -97,6 +97,33 @@ impl From<Uuid> for Caller {
     }
 }
 
+/// Running one statement as a caller: what the `database` import needs of
+/// [`CallerDb`]. A trait, so that the import's host side (query caps, row
+/// ceilings, refusals, audit records) is tested without PostgreSQL.
+#[async_trait::async_trait]
+pub trait QueryAsCaller: Send + Sync {
+    async fn query_as(
+        &self,
+        caller: Caller,
+        sql: &str,
+        params: &[SqlValue],
+        max_rows: u32,
+    ) -> Result<RowSet, DbError>;
+}
+
+#[async_trait::async_trait]
+impl QueryAsCaller for CallerDb {
+    async fn query_as(
+        &self,
+        caller: Caller,
+        sql: &str,
+        params: &[SqlValue],
+        max_rows: u32,
+    ) -> Result<RowSet, DbError> {
+        self.query(caller, sql, params, max_rows).await
+    }
+}
+
 /// How long a query waits for a connection (its own share, then the pool).
 const CONNECTION_WAIT: Duration = Duration::from_secs(10);
 /// How often the database's function names are read again.

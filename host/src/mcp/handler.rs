@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -29,7 +29,8 @@ use super::rate_limit::CallerLimits;
 use super::sessions::Sessions;
 use crate::audit::{AuditLog, CallAudit};
 use crate::identity::Identity;
-use crate::metrics::{Metrics, OutcomeLabel};
+use crate::metrics::Metrics;
+use crate::outcome::Outcome;
 use crate::runtime::loader::LoadedComponent;
 use crate::runtime::registry::Registry;
 use crate::runtime::sandbox::{CallReport, CallStats, Sandbox};
@@ -101,37 +102,6 @@ impl ToolServer {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
-    }
-
-    /// Counts a finished call and what it did.
-    fn observe(&self, tool: &str, outcome: &str, elapsed: Duration, stats: Option<&CallStats>) {
-        self.metrics.call(tool, outcome, elapsed);
-        let Some(stats) = stats else { return };
-        if !stats.instantiate.is_zero() {
-            self.metrics
-                .instantiate_seconds
-                .observe(stats.instantiate.as_secs_f64());
-        }
-        for query in &stats.queries {
-            self.metrics
-                .db_queries
-                .get_or_create(&OutcomeLabel {
-                    outcome: query.outcome.to_string(),
-                })
-                .inc();
-            self.metrics
-                .db_query_seconds
-                .observe(query.elapsed.as_secs_f64());
-            self.metrics.db_rows.inc_by(query.rows);
-        }
-        if stats.embedded_texts > 0 {
-            self.metrics
-                .embedding_seconds
-                .observe(stats.embedding_time.as_secs_f64());
-            self.metrics
-                .embedded_texts
-                .inc_by(stats.embedded_texts.into());
-        }
     }
 
     pub fn with_limits(mut self, limits: Arc<CallerLimits>) -> Self {
@@ -278,16 +248,24 @@ impl ServerHandler for ToolServer {
                 )
             }
         };
-        let audit = |component: Option<&LoadedComponent>, stats: CallStats, outcome| CallAudit {
-            at,
-            caller: caller.clone(),
-            tool: tool_label(),
-            protocol: protocol.clone(),
-            component: component.map(|c| (c.file.clone(), c.digest.clone())),
-            queries: stats.queries,
-            embedded_texts: stats.embedded_texts,
-            duration: started.elapsed(),
-            outcome,
+        // Every way out of a call ends here: metrics and audit together.
+        let finish = |label: &str,
+                      component: Option<&LoadedComponent>,
+                      stats: CallStats,
+                      outcome: Outcome| {
+            let duration = started.elapsed();
+            self.metrics.call(label, outcome, duration, Some(&stats));
+            self.audit.record(CallAudit {
+                at,
+                caller: caller.clone(),
+                tool: tool_label(),
+                protocol: protocol.clone(),
+                component: component.map(|c| (c.file.clone(), c.digest.clone())),
+                queries: stats.queries,
+                embedded_texts: stats.embedded_texts,
+                duration,
+                outcome,
+            })
         };
         let catalog = self.registry.snapshot();
 
@@ -300,10 +278,7 @@ impl ServerHandler for ToolServer {
                 } else {
                     UNKNOWN_TOOL
                 };
-                self.observe(label, "rate_limited", started.elapsed(), None);
-                self.audit
-                    .record(audit(None, CallStats::default(), "rate_limited"))
-                    .await;
+                finish(label, None, CallStats::default(), Outcome::RateLimited).await;
                 let data = refusal
                     .retry_after()
                     .map(|d| serde_json::json!({ "retry_after_ms": d.as_millis() as u64 }));
@@ -311,10 +286,13 @@ impl ServerHandler for ToolServer {
             }
         };
         let Some(component) = catalog.component_for(&tool).cloned() else {
-            self.observe(UNKNOWN_TOOL, "unknown_tool", started.elapsed(), None);
-            self.audit
-                .record(audit(None, CallStats::default(), "unknown_tool"))
-                .await;
+            finish(
+                UNKNOWN_TOOL,
+                None,
+                CallStats::default(),
+                Outcome::UnknownTool,
+            )
+            .await;
             return Err(ErrorData::invalid_params(
                 format!("unknown tool `{tool}`; call tools/list for the tools available"),
                 None,
@@ -338,7 +316,7 @@ impl ServerHandler for ToolServer {
             .call_tool(&component, &tool, &arguments, &caller)
             .instrument(span.clone())
             .await;
-        let (result, outcome_label) = match result {
+        let (result, outcome) = match result {
             Ok(output)
                 if output.text.len() + output.structured.as_ref().map_or(0, String::len)
                     > self.max_output_bytes =>
@@ -354,7 +332,7 @@ impl ServerHandler for ToolServer {
                          bytes; ask for fewer rows or columns",
                         self.max_output_bytes
                     )),
-                    "bad_output",
+                    Outcome::BadOutput,
                 )
             }
             Ok(output) => {
@@ -366,37 +344,33 @@ impl ServerHandler for ToolServer {
                     )),
                 };
                 match (structured, spec.is_some_and(|s| s.has_output_schema)) {
-                    (Err(message), _) => (error_result(message), "bad_output"),
+                    (Err(message), _) => (error_result(message), Outcome::BadOutput),
                     (Ok(None), true) => (
                         error_result(
                             "the tool declares an output schema but returned no structured output"
                                 .into(),
                         ),
-                        "bad_output",
+                        Outcome::BadOutput,
                     ),
                     (Ok(value), _) => {
                         let mut result =
                             CallToolResult::success(vec![ContentBlock::text(output.text)]);
                         result.structured_content = value;
-                        (result, "ok")
+                        (result, Outcome::Ok)
                     }
                 }
             }
-            Err(error) => (error_result(error.to_string()), error.kind()),
+            Err(error) => (error_result(error.to_string()), error.outcome()),
         };
-        let elapsed = started.elapsed();
-        span.record("outcome", outcome_label);
+        span.record("outcome", outcome.as_str());
         span.in_scope(|| {
             tracing::info!(
-                outcome = outcome_label,
-                us = elapsed.as_micros() as u64,
+                outcome = outcome.as_str(),
+                us = started.elapsed().as_micros() as u64,
                 "tool call"
             )
         });
-        self.observe(&tool, outcome_label, elapsed, Some(&stats));
-        self.audit
-            .record(audit(Some(&component), stats, outcome_label))
-            .await;
+        finish(&tool, Some(&component), stats, outcome).await;
         Ok(result.into())
     }
 }

@@ -16,7 +16,7 @@ use super::policy::{Grant, Policy};
 use super::sandbox::{CallError, Sandbox};
 use super::tooldef::{self, ToolDefError, ToolSpec};
 use crate::bindings::ToolComponentPre;
-use crate::capabilities::{self, HostState, wasi};
+use crate::capabilities::{Capabilities, HostState, wasi};
 
 /// A component ready to serve calls. Shared by `Arc`: a call in flight keeps
 /// the version it started on, even after a swap.
@@ -97,7 +97,7 @@ impl Loader {
         policy: Policy,
     ) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(&engine);
-        capabilities::add_to_linker(&mut linker)?;
+        Capabilities::add_to_linker(&mut linker)?;
         Ok(Self {
             engine,
             linker,

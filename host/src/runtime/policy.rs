@@ -16,11 +16,13 @@
 //! list is refused: deny by default. The host's flags stay the ceiling; a
 //! policy can only narrow them, never widen them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::capabilities::Capabilities;
 
 /// Host-wide limits, from the command line; the most a policy may grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +46,9 @@ impl Ceilings {
 /// What one component is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    pub database: bool,
-    pub embeddings: bool,
+    /// The imports granted, by the name a capability declares
+    /// ([`crate::capabilities::Capability::IMPORT`]).
+    pub imports: BTreeSet<&'static str>,
     pub deadline: Duration,
     pub memory_bytes: usize,
     pub max_rows: u32,
@@ -55,12 +58,16 @@ impl Grant {
     /// Everything, at the host's limits (no policy file).
     pub fn everything(ceilings: &Ceilings) -> Self {
         Self {
-            database: true,
-            embeddings: true,
+            imports: Capabilities::grantable().into_iter().collect(),
             deadline: ceilings.deadline,
             memory_bytes: ceilings.memory_bytes,
             max_rows: ceilings.max_rows,
         }
+    }
+
+    /// Whether the component may use the import named `import`.
+    pub fn allows(&self, import: &str) -> bool {
+        self.imports.contains(import)
     }
 }
 
@@ -140,21 +147,19 @@ impl Policy {
     }
 
     fn entry(entry: &FileEntry, ceilings: &Ceilings) -> Result<Entry, String> {
+        let grantable = Capabilities::grantable();
         let mut grant = Grant {
-            database: false,
-            embeddings: false,
+            imports: BTreeSet::new(),
             ..Grant::everything(ceilings)
         };
         for import in &entry.imports {
-            match import.as_str() {
-                "database" => grant.database = true,
-                "embeddings" => grant.embeddings = true,
-                other => {
-                    return Err(format!(
-                        "unknown import `{other}` (grantable: database, embeddings)"
-                    ));
-                }
-            }
+            let Some(known) = grantable.iter().find(|known| **known == import) else {
+                return Err(format!(
+                    "unknown import `{import}` (grantable: {})",
+                    grantable.join(", ")
+                ));
+            };
+            grant.imports.insert(known);
         }
         if let Some(text) = &entry.deadline {
             let deadline =
@@ -259,12 +264,12 @@ mod tests {
         )
         .unwrap();
         let sql = policy.grant("sales_sql.wasm", DIGEST).unwrap();
-        assert!(sql.database && !sql.embeddings);
+        assert!(sql.allows("database") && !sql.allows("embeddings"));
         assert_eq!(sql.deadline, Duration::from_secs(5));
         assert_eq!(sql.memory_bytes, 16 << 20);
         assert_eq!(sql.max_rows, 100);
         let date = policy.grant("get_current_utc_date.wasm", DIGEST).unwrap();
-        assert!(!date.database && !date.embeddings);
+        assert!(!date.allows("database") && !date.allows("embeddings"));
         assert_eq!(date.deadline, CEILINGS.deadline);
         let refused = policy.grant("semantic_search.wasm", DIGEST).unwrap_err();
         assert!(

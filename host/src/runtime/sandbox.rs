@@ -14,12 +14,10 @@ use super::loader::LoadedComponent;
 use super::policy::Grant;
 use crate::bindings::ToolComponentPre;
 use crate::bindings::exports::zava::mcp::tool::{ToolDef, ToolError, ToolOutput};
-use crate::capabilities::database::{DatabaseCtx, QueryRecord};
-use crate::capabilities::embeddings::EmbeddingsCtx;
-use crate::capabilities::{HostState, caller::CallerCtx, wasi::WasiState};
-use crate::db::caller::CallerDb;
-use crate::embeddings::Embeddings;
-use crate::identity::{Identity, Scope};
+pub use crate::capabilities::CallStats;
+use crate::capabilities::{CallContext, Capabilities, HostState, wasi::WasiState};
+use crate::identity::Identity;
+use crate::outcome::Outcome;
 
 /// Extra time given to the async backstop timer beyond the epoch deadline,
 /// so the precise epoch check normally fires first.
@@ -42,15 +40,15 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// A short, stable name for logs, metrics and the audit trail.
-    pub fn kind(&self) -> &'static str {
+    /// How the call ended, for logs, metrics and the audit trail.
+    pub fn outcome(&self) -> Outcome {
         match self {
-            Self::InvalidArguments(_) => "invalid_arguments",
-            Self::Failed(_) => "tool_error",
-            Self::Deadline(_) => "deadline",
-            Self::OutOfMemory(_) => "out_of_memory",
-            Self::Crashed(_) => "crashed",
-            Self::Busy => "busy",
+            Self::InvalidArguments(_) => Outcome::InvalidArguments,
+            Self::Failed(_) => Outcome::ToolError,
+            Self::Deadline(_) => Outcome::Deadline,
+            Self::OutOfMemory(_) => Outcome::OutOfMemory,
+            Self::Crashed(_) => Outcome::Crashed,
+            Self::Busy => Outcome::Busy,
         }
     }
 }
@@ -61,17 +59,6 @@ pub struct CallReport {
     pub stats: CallStats,
 }
 
-/// What a call did, for the audit log and the metrics.
-#[derive(Default)]
-pub struct CallStats {
-    pub queries: Vec<QueryRecord>,
-    pub embedded_texts: u32,
-    /// Time spent waiting for the embeddings provider.
-    pub embedding_time: Duration,
-    /// Time to instantiate the component (zero if that failed).
-    pub instantiate: Duration,
-}
-
 /// Raised from the epoch callback when a call runs past its deadline.
 #[derive(Debug, thiserror::Error)]
 #[error("deadline exceeded")]
@@ -79,31 +66,18 @@ struct DeadlineExceeded;
 
 pub struct Sandbox {
     engine: Engine,
-    /// The database every call's `database` import reaches, if configured.
-    db: Option<Arc<CallerDb>>,
-    /// The provider behind every call's `embeddings` import, if configured.
-    embeddings: Option<Arc<Embeddings>>,
+    /// The services behind the imports every call may be granted.
+    capabilities: Capabilities,
 }
 
 impl Sandbox {
-    /// A sandbox on `engine`; each call's limits come from its component's
-    /// grant (the host's limits when no policy narrows them).
-    pub fn new(engine: Engine) -> Self {
+    /// A sandbox on `engine` whose imports reach `capabilities`; each call's
+    /// limits and imports come from its component's grant.
+    pub fn new(engine: Engine, capabilities: Capabilities) -> Self {
         Self {
             engine,
-            db: None,
-            embeddings: None,
+            capabilities,
         }
-    }
-
-    pub fn with_embeddings(mut self, embeddings: Option<Arc<Embeddings>>) -> Self {
-        self.embeddings = embeddings;
-        self
-    }
-
-    pub fn with_database(mut self, db: Option<Arc<CallerDb>>) -> Self {
-        self.db = db;
-        self
     }
 
     /// Calls `tool` of `component` with JSON `arguments` as `caller`, under
@@ -136,16 +110,12 @@ impl Sandbox {
             Ok(Ok(Err(ToolError::Failed(message)))) => Err(CallError::Failed(message)),
             Ok(Err(error)) => Err(self.classify(&error, &store, grant)),
         };
-        let state = store.data_mut();
-        CallReport {
-            result,
-            stats: CallStats {
-                queries: std::mem::take(&mut state.database.records),
-                embedded_texts: state.embeddings.texts,
-                embedding_time: state.embeddings.elapsed,
-                instantiate,
-            },
-        }
+        let mut stats = CallStats {
+            instantiate,
+            ..CallStats::default()
+        };
+        Capabilities::report(&mut store.data_mut().caps, &mut stats);
+        CallReport { result, stats }
     }
 
     /// Asks a freshly linked component which tools it offers.
@@ -185,21 +155,12 @@ impl Sandbox {
         grant: &Grant,
     ) -> Store<HostState> {
         let state = HostState {
-            caller: CallerCtx {
-                scope: caller.map_or(Scope::Unassigned, |c| c.scope),
-                component: component.clone(),
-                tool: tool.into(),
-            },
-            database: DatabaseCtx::new(
-                self.db.clone(),
-                caller.map(|c| crate::db::caller::Caller {
-                    principal: c.principal.clone(),
-                    user: c.subject,
-                }),
-            )
-            .granted(grant.database, component, grant.max_rows),
-            embeddings: EmbeddingsCtx::new(self.embeddings.clone())
-                .granted(grant.embeddings, component),
+            caps: self.capabilities.prepare(&CallContext {
+                caller,
+                component,
+                tool,
+                grant,
+            }),
             wasi: WasiState::new(component),
             limiter: CallLimiter::new(grant.memory_bytes),
         };

@@ -21,6 +21,7 @@ use super::loader::Loader;
 use super::policy::{Ceilings, Policy};
 use super::registry::Registry;
 use crate::metrics::Metrics;
+use crate::outcome::LoadOutcome;
 
 /// How long to let a burst of file events settle before scanning.
 const SETTLE: Duration = Duration::from_millis(50);
@@ -140,9 +141,9 @@ impl Watcher {
     pub async fn scan(&mut self) -> ScanReport {
         let report = self.scan_folder().await;
         if let Some(metrics) = &self.metrics {
-            metrics.component_load("loaded", report.loaded);
-            metrics.component_load("rejected", report.rejected);
-            metrics.component_load("removed", report.removed);
+            metrics.component_load(LoadOutcome::Loaded, report.loaded);
+            metrics.component_load(LoadOutcome::Rejected, report.rejected);
+            metrics.component_load(LoadOutcome::Removed, report.removed);
             metrics
                 .tools
                 .set(self.registry.snapshot().tools().len() as i64);

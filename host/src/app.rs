@@ -23,6 +23,7 @@ use crate::identity::{
     DevHeaderAuthenticator, EntraAuthenticator, ScopeResolver, SharedAuthenticator,
     StaticScopeResolver,
 };
+use crate::mcp::edge::ConnectionLimits;
 use crate::mcp::guard::Guard;
 use crate::mcp::handler::ToolServer;
 use crate::mcp::http::{HttpOptions, MetricsSource, router};
@@ -341,8 +342,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             .map_err(|e| anyhow::anyhow!("{e:#}"))?,
     );
     let registry = Arc::new(Registry::default());
-    let sessions =
-        Arc::new(Sessions::new(args.identity_max_sessions).with_rows(database.sessions.clone()));
+    let sessions = Arc::new(
+        Sessions::new(args.identity_max_sessions)
+            .with_max_total(args.max_sessions)
+            .with_rows(database.sessions.clone()),
+    );
     let metrics = Arc::new(Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
     let cancel = CancellationToken::new();
@@ -410,7 +414,12 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             });
             let shutdown = cancel.clone();
             tokio::spawn(async move {
-                let served = crate::mcp::edge::serve(listener, app, true, async move {
+                let limits = ConnectionLimits {
+                    max_connections: 64,
+                    header_timeout: Duration::from_secs(10),
+                    nodelay: true,
+                };
+                let served = crate::mcp::edge::serve(listener, app, limits, async move {
                     shutdown.cancelled().await
                 })
                 .await;
@@ -441,11 +450,12 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             guard,
             port: addr.port(),
             max_body_bytes: args.max_body_bytes,
+            body_timeout: args.body_timeout,
             session_store: database.sessions.clone(),
-            admission: crate::mcp::admission::Admission {
-                sessions: sessions.clone(),
-                opens: CallerLimits::new(0, args.identity_session_rate.0),
-            },
+            admission: crate::mcp::admission::Admission::new(
+                sessions.clone(),
+                CallerLimits::new(0, args.identity_session_rate.0),
+            ),
             cancel: cancel.clone(),
             metrics_route: metrics_on_main.then(|| metrics_source.clone()),
         },
@@ -473,12 +483,13 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         "mcp-host listening"
     );
     let shutdown = cancel.clone();
-    let nodelay = args.tcp_nodelay;
+    let limits =
+        ConnectionLimits::fitted(args.max_connections, args.header_timeout, args.tcp_nodelay);
     let http = tokio::spawn(async move {
         crate::mcp::edge::serve(
             listener,
             app,
-            nodelay,
+            limits,
             async move { shutdown.cancelled().await },
         )
         .await

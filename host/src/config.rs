@@ -230,6 +230,11 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_IDENTITY_RATE", default_value = "600/1m")]
     pub identity_rate: RateSetting,
 
+    /// Handshake-era sessions and listen streams this replica holds at
+    /// once, over all identities (0: no limit).
+    #[arg(long, env = "MCP_MAX_SESSIONS", default_value_t = 4096)]
+    pub max_sessions: usize,
+
     /// Handshake-era sessions one identity may hold at once (0: no limit).
     #[arg(long, env = "MCP_IDENTITY_MAX_SESSIONS", default_value_t = 16)]
     pub identity_max_sessions: usize,
@@ -281,6 +286,21 @@ pub struct ServeArgs {
     /// Largest accepted request body.
     #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+
+    /// Connections served at once (more are closed on accept). Lowered to
+    /// fit the process's file-descriptor limit, with room for the pool,
+    /// components and logs.
+    #[arg(long, env = "MCP_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// How long a request's headers may take to arrive; also how long an
+    /// idle keep-alive connection stays open.
+    #[arg(long, env = "MCP_HEADER_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+
+    /// How long a request's body may take to arrive.
+    #[arg(long, env = "MCP_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
 
     /// TCP_NODELAY on accepted connections. Off only to measure what it
     /// saves (~40 ms per call on a reused keep-alive connection).

@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_mcp_sessions",
         include_str!("../../../migrations/0006_mcp_sessions.sql"),
     ),
+    (
+        "0007_session_owners",
+        include_str!("../../../migrations/0007_session_owners.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (any constant works; this spells "zava").

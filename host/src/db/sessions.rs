@@ -8,23 +8,31 @@
 //! no access to the schema. Session ids are bearer credentials: rows are
 //! keyed by their SHA-256.
 //!
-//! A database that fails is not fatal: a lookup that fails answers "no such
-//! session" (the client re-initialises), a write that fails leaves the
-//! session in this replica's memory only; both are logged, at most once a
-//! minute.
+//! Rows are written with their owner and read or deleted only for it
+//! (`crate::mcp::sessions::OwnedSessionStore` supplies the caller). A
+//! principal keeps at most [`MAX_ROWS_PER_PRINCIPAL`] rows, each at most
+//! [`MAX_STATE_BYTES`]; every statement has a 5 s timeout.
+//!
+//! A database that fails is not fatal: a restore that fails is an error for
+//! that request (not "no such session", which would end the client's
+//! session for good), a write that fails leaves the session in this
+//! replica's memory only; both are logged, at most once a minute.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use deadpool::managed::Timeouts;
-use rmcp::transport::streamable_http_server::session::store::{
-    SessionState, SessionStore, SessionStoreError,
-};
+use rmcp::transport::streamable_http_server::session::store::SessionState;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Config;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::pool::{Manager, Pool};
+
+/// Rows one principal keeps (sessions restorable on any replica); beyond
+/// this the least recently used are deleted. Four times the default
+/// per-identity session cap: clients that reconnect often keep working.
+pub const MAX_ROWS_PER_PRINCIPAL: usize = 64;
 
 pub struct SessionRows {
     pool: Pool,
@@ -45,10 +53,12 @@ pub struct Unavailable(String);
 impl SessionRows {
     /// Connects as the sessions login and checks the table is there.
     pub async fn open(
-        config: Config,
+        mut config: Config,
         tls: MakeRustlsConnect,
         idle: Duration,
     ) -> Result<Self, Unavailable> {
+        // A stalled table must not hold requests (or the pool) for long.
+        config.options("-c statement_timeout=5000 -c lock_timeout=2000");
         let pool = Pool::builder(Manager::new(config, tls, 1 << 20))
             .max_size(4)
             .runtime(deadpool::Runtime::Tokio1)
@@ -98,49 +108,6 @@ impl SessionRows {
                 "MCP sessions: cannot {what} in PostgreSQL; sessions live in this replica's memory \
                  until it works again (a client on another replica must re-initialise)"
             );
-        }
-    }
-
-    /// The principal that opened `session`, if the session exists.
-    pub async fn owner(&self, session: &str) -> Option<String> {
-        let result = async {
-            let conn = self.connection().await?;
-            conn.client
-                .query_opt(
-                    "SELECT principal FROM zava_sessions.sessions
-                     WHERE id_sha256 = $1 AND principal IS NOT NULL
-                       AND last_seen > now() - make_interval(secs => $2)",
-                    &[&key(session), &self.idle_seconds()],
-                )
-                .await
-                .map_err(|e| Unavailable(super::error_text(&e)))
-        }
-        .await;
-        match result {
-            Ok(row) => row.map(|r| r.get(0)),
-            Err(error) => {
-                self.warn("look a session up", &error);
-                None
-            }
-        }
-    }
-
-    /// Records who opened `session` (once: an owner never changes).
-    pub async fn bind_owner(&self, session: &str, principal: &str) {
-        let result = async {
-            let conn = self.connection().await?;
-            conn.client
-                .execute(
-                    "UPDATE zava_sessions.sessions SET principal = $2, last_seen = now()
-                     WHERE id_sha256 = $1 AND principal IS NULL",
-                    &[&key(session), &principal],
-                )
-                .await
-                .map_err(|e| Unavailable(super::error_text(&e)))
-        }
-        .await;
-        if let Err(error) = result {
-            self.warn("record a session's owner", &error);
         }
     }
 
@@ -198,63 +165,94 @@ impl SessionRows {
     }
 }
 
-#[async_trait::async_trait]
-impl SessionStore for SessionRows {
-    async fn load(&self, session: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let result = async {
-            let conn = self.connection().await?;
-            conn.client
-                .query_opt(
-                    "SELECT state FROM zava_sessions.sessions
-                     WHERE id_sha256 = $1 AND principal IS NOT NULL
-                       AND last_seen > now() - make_interval(secs => $2)",
-                    &[&key(session), &self.idle_seconds()],
-                )
-                .await
-                .map_err(|e| Unavailable(super::error_text(&e)))
-        }
-        .await;
-        match result {
-            Ok(Some(row)) => {
-                let state: serde_json::Value = row.get(0);
-                Ok(serde_json::from_value(state).ok())
-            }
-            Ok(None) => Ok(None),
-            // Not an error for rmcp (which would answer 500): the client
-            // gets "no such session" and opens a new one.
-            Err(error) => {
-                self.warn("restore a session", &error);
-                Ok(None)
-            }
-        }
+/// What rmcp keeps of a session (the client's `initialize` parameters)
+/// beyond this is not stored: the session then lives on this replica only.
+/// VS Code's handshake is ~1 KiB.
+pub const MAX_STATE_BYTES: usize = 16 << 10;
+
+impl SessionRows {
+    /// The state of `principal`'s session `session`, if it has one that has
+    /// not expired. Another principal's session is not found.
+    pub async fn load(
+        &self,
+        session: &str,
+        principal: &str,
+    ) -> Result<Option<SessionState>, Unavailable> {
+        let conn = self.connection().await?;
+        let row = conn
+            .client
+            .query_opt(
+                "SELECT state FROM zava_sessions.sessions
+                 WHERE id_sha256 = $1 AND principal = $3
+                   AND last_seen > now() - make_interval(secs => $2)",
+                &[&key(session), &self.idle_seconds(), &principal],
+            )
+            .await
+            .map_err(|e| {
+                self.warn("restore a session", &super::error_text(&e));
+                Unavailable(super::error_text(&e))
+            })?;
+        Ok(row.and_then(|row| serde_json::from_value(row.get(0)).ok()))
     }
 
-    async fn store(&self, session: &str, state: &SessionState) -> Result<(), SessionStoreError> {
-        let state = serde_json::to_value(state)?;
+    /// Saves `principal`'s new session, keeping at most
+    /// [`MAX_ROWS_PER_PRINCIPAL`] rows of theirs (the least recently used
+    /// go first).
+    pub async fn store(
+        &self,
+        session: &str,
+        principal: &str,
+        state: &SessionState,
+    ) -> Result<(), Unavailable> {
+        let state = serde_json::to_value(state).map_err(|e| Unavailable(e.to_string()))?;
+        let size = state.to_string().len();
+        if size > MAX_STATE_BYTES {
+            return Err(Unavailable(format!(
+                "the session's initialize parameters are {size} bytes (at most {MAX_STATE_BYTES} \
+                 are stored); it is served by this replica only"
+            )));
+        }
         let conn = self.connection().await?;
         conn.client
             .execute(
-                "INSERT INTO zava_sessions.sessions (id_sha256, state) VALUES ($1, $2)
-                 ON CONFLICT (id_sha256) DO UPDATE SET state = EXCLUDED.state, last_seen = now()",
-                &[&key(session), &state],
+                "WITH saved AS (
+                     INSERT INTO zava_sessions.sessions (id_sha256, principal, state)
+                     VALUES ($1, $2, $3)
+                     ON CONFLICT (id_sha256) DO NOTHING
+                     RETURNING id_sha256)
+                 DELETE FROM zava_sessions.sessions
+                 WHERE id_sha256 IN (
+                     SELECT id_sha256 FROM zava_sessions.sessions
+                     WHERE principal = $2
+                     ORDER BY last_seen DESC
+                     OFFSET $4)
+                   AND id_sha256 NOT IN (SELECT id_sha256 FROM saved)",
+                &[
+                    &key(session),
+                    &principal,
+                    &state,
+                    // The statement's snapshot does not see the new row.
+                    &(MAX_ROWS_PER_PRINCIPAL as i64 - 1),
+                ],
             )
             .await
             .map_err(|e| {
                 self.warn("save a session", &super::error_text(&e));
-                Box::new(Unavailable(super::error_text(&e))) as SessionStoreError
+                Unavailable(super::error_text(&e))
             })?;
         Ok(())
     }
 
-    async fn delete(&self, session: &str) -> Result<(), SessionStoreError> {
+    /// Ends `principal`'s session `session` for every replica.
+    pub async fn delete(&self, session: &str, principal: &str) -> Result<(), Unavailable> {
         let conn = self.connection().await?;
         conn.client
             .execute(
-                "DELETE FROM zava_sessions.sessions WHERE id_sha256 = $1",
-                &[&key(session)],
+                "DELETE FROM zava_sessions.sessions WHERE id_sha256 = $1 AND principal = $2",
+                &[&key(session), &principal],
             )
             .await
-            .map_err(|e| Box::new(Unavailable(super::error_text(&e))) as SessionStoreError)?;
+            .map_err(|e| Unavailable(super::error_text(&e)))?;
         Ok(())
     }
 }

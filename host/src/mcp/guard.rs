@@ -5,7 +5,10 @@
 //!    when the identity provider cannot be reached) with a `WWW-Authenticate`
 //!    challenge. The [`Identity`](crate::identity::Identity) is attached to
 //!    the request for the MCP handler;
-//! 4. a request naming a session opened by another identity -> 404, as if the
+//! 4. an `Mcp-Session-Id` must be one visible-ASCII token (one header) -> else
+//!    400: rmcp and this guard must agree on whether a request names a
+//!    session, and both read an unreadable value as "none";
+//! 5. a request naming a session opened by another identity -> 404, as if the
 //!    session did not exist ([`Sessions`]).
 
 use std::sync::Arc;
@@ -92,13 +95,19 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     match guard.authenticator.authenticate(request.headers()).await {
         Ok(identity) => {
             let principal = identity.principal.clone();
-            let session = request
-                .headers()
-                .get(HEADER_SESSION_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            if let Some(id) = &session
-                && guard.sessions.admit(id, &principal).await == Ownership::Foreign
+            let session = match session_id(request.headers()) {
+                Ok(session) => session,
+                Err(reason) => {
+                    return jsonrpc::error_response(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        jsonrpc::INVALID_REQUEST,
+                        &format!("Bad Request: {reason}"),
+                    );
+                }
+            };
+            if let Some(id) = session
+                && guard.sessions.admit(id, &principal) == Ownership::Foreign
             {
                 tracing::warn!(%principal, "request refused: session belongs to another identity");
                 return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
@@ -121,6 +130,23 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             guard.refuse(&error, request.headers())
         }
     }
+}
+
+/// The session a request names: none, or exactly one `Mcp-Session-Id` of
+/// visible ASCII (what session ids are made of).
+fn session_id(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+    let mut values = headers.get_all(HEADER_SESSION_ID).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("more than one Mcp-Session-Id header");
+    }
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 256 || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err("Mcp-Session-Id must be 1 to 256 visible ASCII characters");
+    }
+    Ok(value.to_str().ok())
 }
 
 fn forbidden(reason: &'static str) -> Response {

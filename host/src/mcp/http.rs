@@ -20,8 +20,8 @@ use super::admission::{Admission, admit};
 use super::edge::{ProbeHosts, probe_host, single_host};
 use super::guard::{Guard, guard};
 use super::handler::ToolServer;
-use super::jsonrpc::check_body;
-use super::sessions::{Sessions, TrackingSessionManager};
+use super::jsonrpc::{BodyLimits, check_body};
+use super::sessions::{OwnedSessionStore, Sessions, TrackingSessionManager};
 use crate::db::caller::CallerDb;
 use crate::metrics::Metrics;
 
@@ -30,6 +30,7 @@ pub struct HttpOptions {
     /// The port the router is served on (probes may name it with an IP).
     pub port: u16,
     pub max_body_bytes: usize,
+    pub body_timeout: Duration,
     pub admission: Admission,
     /// Where sessions are shared with other replicas, if anywhere.
     pub session_store: Option<Arc<crate::db::sessions::SessionRows>>,
@@ -95,7 +96,8 @@ pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) 
         .with_cancellation_token(options.cancel);
     // Handshake-era sessions restorable on any replica.
     config.session_store = options.session_store.map(|rows| {
-        rows as Arc<dyn rmcp::transport::streamable_http_server::session::store::SessionStore>
+        Arc::new(OwnedSessionStore { rows })
+            as Arc<dyn rmcp::transport::streamable_http_server::session::store::SessionStore>
     });
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
@@ -114,7 +116,13 @@ pub fn router(server: ToolServer, ready: Arc<AtomicBool>, options: HttpOptions) 
         // Layers run outermost-last: guard, then the body check, then
         // session admission, then rmcp.
         .layer(from_fn_with_state(Arc::new(options.admission), admit))
-        .layer(from_fn_with_state(options.max_body_bytes, check_body))
+        .layer(from_fn_with_state(
+            BodyLimits {
+                max_bytes: options.max_body_bytes,
+                timeout: options.body_timeout,
+            },
+            check_body,
+        ))
         .layer(from_fn_with_state(guard_state.clone(), guard));
     // RFC 9728: the metadata of the resource `<base>/mcp` lives at the
     // well-known path with `/mcp` appended; the bare path serves clients

@@ -15,6 +15,10 @@ pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const METHOD_NOT_FOUND: i64 = -32601;
+/// MCP: a standard header contradicts the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// MCP: the protocol version is not one served this way.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
 /// Methods MCP 2026-07-28 removed (stateless: no handshake, no session
 /// pings or log levels, `subscriptions/listen` instead of subscribe). A
@@ -49,6 +53,86 @@ const STANDARD_METHODS: &[&str] = &[
     "server/discover",
     "subscriptions/listen",
 ];
+
+/// Checks what the headers say against the body, whatever the protocol
+/// revision (rmcp checks them only for 2026-07-28): a proxy or gateway that
+/// routes or authorises on `Mcp-Method` / `Mcp-Name` must see what runs. And
+/// a request that carries a handshake-era revision in its `_meta` outside a
+/// session is refused: that revision exists only inside a session.
+fn check_headers(headers: &http::HeaderMap, message: &Value) -> Result<(), Rejection> {
+    let in_session = headers.contains_key("mcp-session-id");
+    let Value::Object(message) = message else {
+        return Ok(());
+    };
+    let id = message.get("id").cloned();
+    let mismatch = |text: String| Rejection {
+        code: HEADER_MISMATCH,
+        id: id.clone(),
+        message: text,
+    };
+    let method = message.get("method").and_then(Value::as_str);
+    let params = message.get("params");
+    if let Some(header) = single(headers, "mcp-method").map_err(mismatch)?
+        && Some(header.as_str()) != method
+    {
+        return Err(mismatch(format!(
+            "Mcp-Method header `{header}` does not match the body's method `{}`",
+            method.unwrap_or("(none)")
+        )));
+    }
+    if let Some(header) = single(headers, "mcp-name").map_err(mismatch)? {
+        let field = match method {
+            Some("tools/call" | "prompts/get") => "name",
+            Some("resources/read") => "uri",
+            _ => {
+                return Err(mismatch(format!(
+                    "Mcp-Name is not sent with `{}`",
+                    method.unwrap_or("(none)")
+                )));
+            }
+        };
+        let named = params.and_then(|p| p.get(field)).and_then(Value::as_str);
+        if Some(header.as_str()) != named {
+            return Err(mismatch(format!(
+                "Mcp-Name header `{header}` does not match the body's {field}"
+            )));
+        }
+    }
+    let revision = params
+        .and_then(|p| p.pointer("/_meta/io.modelcontextprotocol~1protocolVersion"))
+        .and_then(Value::as_str);
+    if !in_session
+        && let Some(revision) = revision
+        && revision < STATELESS_REVISION
+        && method != Some("initialize")
+    {
+        return Err(Rejection {
+            code: UNSUPPORTED_PROTOCOL_VERSION,
+            id: id.clone(),
+            message: format!(
+                "Unsupported protocol version: MCP {revision} is served in a session (initialize \
+                 first); requests without a session use {STATELESS_REVISION}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The one value of header `name`, if present; two values, or one that is
+/// not text, are refused.
+fn single(headers: &http::HeaderMap, name: &str) -> Result<Option<String>, String> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(format!("more than one {name} header"));
+    }
+    first
+        .to_str()
+        .map(|v| Some(v.to_string()))
+        .map_err(|_| format!("unreadable {name} header"))
+}
 
 /// A JSON-RPC error object as an HTTP response.
 pub fn error_response(status: StatusCode, id: Option<Value>, code: i64, message: &str) -> Response {
@@ -95,6 +179,11 @@ pub struct RpcRequest {
 /// Checks one POSTed body; says which request it is (`None` for
 /// notifications and responses).
 pub fn validate(body: &[u8]) -> Result<Option<RpcRequest>, Rejection> {
+    parse(body).map(|(request, _)| request)
+}
+
+/// [`validate`], also giving back the parsed message.
+fn parse(body: &[u8]) -> Result<(Option<RpcRequest>, Value), Rejection> {
     let value: Value = serde_json::from_slice(body).map_err(|e| Rejection {
         code: PARSE_ERROR,
         id: None,
@@ -172,7 +261,7 @@ pub fn validate(body: &[u8]) -> Result<Option<RpcRequest>, Rejection> {
             ),
         ));
     }
-    Ok(match &message {
+    let request = match &message {
         ClientJsonRpcMessage::Request(_) => {
             object
                 .get("method")
@@ -183,14 +272,29 @@ pub fn validate(body: &[u8]) -> Result<Option<RpcRequest>, Rejection> {
                 })
         }
         _ => None,
-    })
+    };
+    Ok((request, value))
+}
+
+/// What a POSTed body may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// The whole body must arrive within this (a body sent a byte a second
+    /// would otherwise hold its connection and buffer forever).
+    pub timeout: std::time::Duration,
 }
 
 /// Middleware for POST `/mcp`: caps the body and validates it.
-pub async fn check_body(State(max_bytes): State<usize>, request: Request, next: Next) -> Response {
+pub async fn check_body(
+    State(limits): State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
+    let max_bytes = limits.max_bytes;
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -208,10 +312,25 @@ pub async fn check_body(State(max_bytes): State<usize>, request: Request, next: 
         return too_large();
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, max_bytes).await else {
-        return too_large();
+    let bytes = match tokio::time::timeout(limits.timeout, to_bytes(body, max_bytes)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return too_large(),
+        Err(_elapsed) => {
+            return error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                None,
+                INVALID_REQUEST,
+                &format!(
+                    "Invalid Request: the body did not arrive within {} s",
+                    limits.timeout.as_secs_f64()
+                ),
+            );
+        }
     };
-    let request = match validate(&bytes) {
+    let request = match parse(&bytes).and_then(|(request, message)| {
+        check_headers(&parts.headers, &message)?;
+        Ok(request)
+    }) {
         Ok(request) => request,
         Err(rejection) => {
             tracing::debug!(code = rejection.code, "malformed JSON-RPC refused");

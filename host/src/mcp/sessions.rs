@@ -10,14 +10,19 @@
 //!   counts against its principal like a session).
 //!
 //! Every operation is O(1) (hash maps keyed by session id and principal);
-//! telling peers about a change is O(sessions) by nature. Sessions leave the
-//! book exactly when rmcp closes them — DELETE, idle expiry, shutdown —
-//! through [`TrackingSessionManager`].
+//! telling peers about a change is O(sessions) by nature.
 //!
-//! With a database, sessions outlive this replica ([`SessionRows`]): the
-//! owner is recorded there when a session opens, and a request naming a
-//! session this replica has not seen is checked against it before rmcp
-//! restores the session here.
+//! The book follows rmcp's own session map exactly, through
+//! [`TrackingSessionManager`]: a session enters it when rmcp creates or
+//! restores it and leaves when rmcp closes it (DELETE, idle expiry,
+//! shutdown). Whose request is being served reaches the session manager
+//! and the session store as a task-local ([`RequestScope`]) set by the
+//! guard and the admission layer, so no session exists — in memory or in
+//! PostgreSQL — without its owner, and none is restored for anyone else.
+//!
+//! With a database, sessions outlive this replica ([`SessionRows`], behind
+//! [`OwnedSessionStore`]): a row is written with its owner, read back only
+//! for that owner, and deleted only by that owner.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,13 +38,18 @@ use rmcp::transport::streamable_http_server::session::{
 };
 use rmcp::{Peer, RoleServer};
 
+use rmcp::transport::streamable_http_server::session::store::{
+    SessionState, SessionStore, SessionStoreError,
+};
+
 use crate::db::sessions::SessionRows;
 use crate::runtime::registry::Registry;
 
 /// What the guard should do with a request naming a session.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ownership {
-    /// The caller opened it, or this replica has not seen it (rmcp decides).
+    /// The caller opened it, or this replica has not seen it (rmcp decides,
+    /// restoring only the caller's own sessions).
     Allowed,
     /// Another identity opened it.
     Foreign,
@@ -47,12 +57,57 @@ pub enum Ownership {
 
 /// Why a principal may not open another session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "too many open sessions: you hold {open} of at most {max}; end one (HTTP DELETE) or let idle ones expire"
-)]
-pub struct TooManySessions {
-    pub open: usize,
-    pub max: usize,
+pub enum TooManySessions {
+    #[error(
+        "too many open sessions: you hold {open} of at most {max}; end one (HTTP DELETE) or let idle ones expire"
+    )]
+    Yours { open: usize, max: usize },
+    #[error(
+        "this server holds as many sessions as it allows ({max}); retry shortly or on another replica"
+    )]
+    Server { max: usize },
+}
+
+tokio::task_local! {
+    /// Whose request this task is serving (set by the guard for every
+    /// `/mcp` request) and, for an admitted `initialize`, its reservation.
+    static REQUEST: RequestScope;
+}
+
+/// The request a task serves, as the session manager and store see it.
+#[derive(Clone)]
+pub struct RequestScope {
+    pub principal: Arc<str>,
+    /// Set only for an `initialize` that passed admission.
+    pub opening: Option<Arc<Reservation>>,
+}
+
+impl RequestScope {
+    /// Runs `future` (the rest of the request) in this scope.
+    pub async fn run<F: std::future::Future>(self, future: F) -> F::Output {
+        REQUEST.scope(self, future).await
+    }
+
+    fn current() -> Option<Self> {
+        REQUEST.try_with(Clone::clone).ok()
+    }
+}
+
+/// A place held for a session being opened. Dropped without becoming a
+/// session (the handshake failed, the client went away mid-request), it
+/// gives the place back.
+pub struct Reservation {
+    sessions: Arc<Sessions>,
+    principal: Arc<str>,
+    used: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.used.load(std::sync::atomic::Ordering::Acquire) {
+            self.sessions.lock().decrement(&self.principal);
+        }
+    }
 }
 
 struct Owner {
@@ -67,8 +122,10 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 #[derive(Default)]
 struct Book {
     owners: HashMap<SessionId, Owner>,
-    /// Sessions held and being opened, per principal.
+    /// Sessions and listen streams held and being opened, per principal.
     counts: HashMap<Arc<str>, usize>,
+    /// The sum of `counts`.
+    total: usize,
     peers: HashMap<SessionId, Peer<RoleServer>>,
     listeners: HashMap<u64, SubscriptionSink>,
     next_listener: u64,
@@ -78,16 +135,24 @@ impl Book {
     fn decrement(&mut self, principal: &Arc<str>) {
         if let Some(count) = self.counts.get_mut(principal) {
             *count = count.saturating_sub(1);
+            self.total = self.total.saturating_sub(1);
             if *count == 0 {
                 self.counts.remove(principal);
             }
         }
+    }
+
+    fn increment(&mut self, principal: &Arc<str>) {
+        *self.counts.entry(principal.clone()).or_default() += 1;
+        self.total += 1;
     }
 }
 
 pub struct Sessions {
     book: Mutex<Book>,
     max_per_principal: usize,
+    /// Over all principals (0: no limit).
+    max_total: usize,
     rows: Option<Arc<SessionRows>>,
 }
 
@@ -119,8 +184,15 @@ impl Sessions {
         Self {
             book: Mutex::new(Book::default()),
             max_per_principal,
+            max_total: 0,
             rows: None,
         }
+    }
+
+    /// At most `max` sessions and listen streams over all principals.
+    pub fn with_max_total(mut self, max: usize) -> Self {
+        self.max_total = max;
+        self
     }
 
     /// Keeps sessions in PostgreSQL as well, for every replica.
@@ -146,11 +218,12 @@ impl Sessions {
         }
     }
 
-    /// [`Sessions::check`], asking the database about sessions this replica
-    /// has not seen (opened elsewhere, or closed here after idling): the
-    /// owner found there is adopted, and rmcp then restores the session.
-    pub async fn admit(&self, session: &str, principal: &Arc<str>) -> Ownership {
-        let touch = {
+    /// [`Sessions::check`] for a request in `session`, marking a session
+    /// in use as seen (in the database, at most once a minute). A session
+    /// this replica does not hold is rmcp's to restore, which it does only
+    /// for its owner ([`OwnedSessionStore`]).
+    pub fn admit(&self, session: &str, principal: &Arc<str>) -> Ownership {
+        let stale = {
             let mut book = self.lock();
             match book.owners.get_mut(session) {
                 Some(owner) if *owner.principal != **principal => return Ownership::Foreign,
@@ -159,85 +232,77 @@ impl Sessions {
                     if stale {
                         owner.touched = Instant::now();
                     }
-                    Some(stale)
+                    stale
                 }
-                None => None,
+                None => false,
             }
         };
-        let Some(rows) = &self.rows else {
-            return Ownership::Allowed;
-        };
-        match touch {
-            Some(true) => {
-                let (rows, session) = (rows.clone(), session.to_string());
-                tokio::spawn(async move { rows.touch(&session).await });
-                Ownership::Allowed
-            }
-            Some(false) => Ownership::Allowed,
-            None => match rows.owner(session).await {
-                Some(owner) if *owner != **principal => Ownership::Foreign,
-                Some(_) => {
-                    self.adopt(session, principal);
-                    Ownership::Allowed
-                }
-                None => Ownership::Allowed,
-            },
+        if let (true, Some(rows)) = (stale, &self.rows) {
+            let (rows, session) = (rows.clone(), session.to_string());
+            tokio::spawn(async move { rows.touch(&session).await });
         }
-    }
-
-    /// A session opened elsewhere is served here from now on.
-    fn adopt(&self, session: &str, principal: &Arc<str>) {
-        let mut book = self.lock();
-        if !book.owners.contains_key(session) {
-            *book.counts.entry(principal.clone()).or_default() += 1;
-            book.owners.insert(
-                session.into(),
-                Owner {
-                    principal: principal.clone(),
-                    touched: Instant::now(),
-                },
-            );
-        }
+        Ownership::Allowed
     }
 
     /// Holds a place for a session `principal` is opening, or says why not.
-    /// Followed by [`Sessions::opened`] or [`Sessions::release`].
-    pub fn reserve(&self, principal: &Arc<str>) -> Result<(), TooManySessions> {
+    /// The place is given back when the reservation is dropped unused.
+    pub fn reserve(self: &Arc<Self>, principal: &Arc<str>) -> Result<Reservation, TooManySessions> {
+        self.take_place(principal)?;
+        Ok(Reservation {
+            sessions: self.clone(),
+            principal: principal.clone(),
+            used: false.into(),
+        })
+    }
+
+    fn take_place(&self, principal: &Arc<str>) -> Result<(), TooManySessions> {
         let mut book = self.lock();
-        let count = book.counts.entry(principal.clone()).or_default();
-        if self.max_per_principal > 0 && *count >= self.max_per_principal {
-            return Err(TooManySessions {
-                open: *count,
+        let open = book.counts.get(principal).copied().unwrap_or(0);
+        if self.max_per_principal > 0 && open >= self.max_per_principal {
+            return Err(TooManySessions::Yours {
+                open,
                 max: self.max_per_principal,
             });
         }
-        *count += 1;
+        if self.max_total > 0 && book.total >= self.max_total {
+            return Err(TooManySessions::Server {
+                max: self.max_total,
+            });
+        }
+        book.increment(principal);
         Ok(())
     }
 
-    /// A reserved place that did not become a session.
-    pub fn release(&self, principal: &Arc<str>) {
-        self.lock().decrement(principal);
+    /// rmcp created `session` for the reservation's principal.
+    fn created(&self, session: &str, reservation: &Reservation) {
+        reservation
+            .used
+            .store(true, std::sync::atomic::Ordering::Release);
+        let mut book = self.lock();
+        let owner = Owner {
+            principal: reservation.principal.clone(),
+            touched: Instant::now(),
+        };
+        if let Some(previous) = book.owners.insert(session.into(), owner) {
+            // The same id again (cannot happen with random ids): keep the
+            // count of the previous owner right.
+            book.decrement(&previous.principal);
+        }
     }
 
-    /// The session `principal` reserved a place for now exists; its owner
-    /// is recorded for every replica before the client learns its id.
-    pub async fn opened(&self, session: &str, principal: &Arc<str>) {
-        {
-            let mut book = self.lock();
-            let owner = Owner {
-                principal: principal.clone(),
-                touched: Instant::now(),
-            };
-            if let Some(previous) = book.owners.insert(session.into(), owner) {
-                // The same id again (cannot happen with random ids): keep the
-                // count of the previous owner right.
-                book.decrement(&previous.principal);
-            }
+    /// Whether `principal` may have a session restored here (a place under
+    /// the caps); if so the session is theirs in this replica's book.
+    fn restoring(&self, session: &str, principal: &Arc<str>) -> Result<(), TooManySessions> {
+        self.take_place(principal)?;
+        let mut book = self.lock();
+        let owner = Owner {
+            principal: principal.clone(),
+            touched: Instant::now(),
+        };
+        if let Some(previous) = book.owners.insert(session.into(), owner) {
+            book.decrement(&previous.principal);
         }
-        if let Some(rows) = &self.rows {
-            rows.bind_owner(session, principal).await;
-        }
+        Ok(())
     }
 
     /// rmcp closed the session (DELETE, idle expiry, shutdown). Idempotent:
@@ -261,7 +326,7 @@ impl Sessions {
         principal: &Arc<str>,
         sink: SubscriptionSink,
     ) -> Result<Listener, TooManySessions> {
-        self.reserve(principal)?;
+        self.take_place(principal)?;
         let mut book = self.lock();
         let id = book.next_listener;
         book.next_listener += 1;
@@ -321,8 +386,10 @@ impl Sessions {
     }
 }
 
-/// rmcp's in-memory session manager, reporting to the book when a session
-/// ends (rmcp has no hook of its own for that).
+/// rmcp's in-memory session manager, keeping the book in step with it:
+/// a session is created only for an admitted `initialize` (its owner
+/// recorded at that moment), restored only for a caller with room under the
+/// caps, and leaves the book when rmcp closes it.
 pub struct TrackingSessionManager {
     inner: LocalSessionManager,
     sessions: Arc<Sessions>,
@@ -337,12 +404,44 @@ impl TrackingSessionManager {
     }
 }
 
+impl TrackingSessionManager {
+    /// The last word on a request in session `id`: it must be its owner's.
+    /// (The guard refuses foreign ids before this; a request racing a
+    /// restore of someone else's session is caught here.)
+    fn owned(&self, id: &SessionId) -> Result<(), TrackingError> {
+        let scope = RequestScope::current().ok_or(TrackingError::NotOwner)?;
+        match self.sessions.check(id, &scope.principal) {
+            Ownership::Allowed => Ok(()),
+            Ownership::Foreign => Err(TrackingError::NotOwner),
+        }
+    }
+}
+
+/// Why the session manager refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackingError {
+    #[error(transparent)]
+    Local(#[from] LocalSessionManagerError),
+    #[error("the session belongs to another identity")]
+    NotOwner,
+    /// rmcp was about to open a session for a request admission did not see
+    /// as an `initialize` (a bug, or a way around the caps): refused.
+    #[error("a session is opened only by an admitted initialize request")]
+    NotAdmitted,
+}
+
 impl SessionManager for TrackingSessionManager {
-    type Error = LocalSessionManagerError;
+    type Error = TrackingError;
     type Transport = <LocalSessionManager as SessionManager>::Transport;
 
     async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
-        self.inner.create_session().await
+        let Some(reservation) = RequestScope::current().and_then(|scope| scope.opening) else {
+            tracing::error!("refused to open a session outside an admitted initialize");
+            return Err(TrackingError::NotAdmitted);
+        };
+        let (id, transport) = self.inner.create_session().await?;
+        self.sessions.created(&id, &reservation);
+        Ok((id, transport))
     }
 
     async fn initialize_session(
@@ -350,16 +449,16 @@ impl SessionManager for TrackingSessionManager {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
-        self.inner.initialize_session(id, message).await
+        Ok(self.inner.initialize_session(id, message).await?)
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
-        self.inner.has_session(id).await
+        Ok(self.inner.has_session(id).await?)
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
         self.sessions.closed(id);
-        self.inner.close_session(id).await
+        Ok(self.inner.close_session(id).await?)
     }
 
     async fn create_stream(
@@ -368,7 +467,8 @@ impl SessionManager for TrackingSessionManager {
         message: ClientJsonRpcMessage,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>
     {
-        self.inner.create_stream(id, message).await
+        self.owned(id)?;
+        Ok(self.inner.create_stream(id, message).await?)
     }
 
     async fn accept_message(
@@ -376,7 +476,8 @@ impl SessionManager for TrackingSessionManager {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<(), Self::Error> {
-        self.inner.accept_message(id, message).await
+        self.owned(id)?;
+        Ok(self.inner.accept_message(id, message).await?)
     }
 
     async fn create_standalone_stream(
@@ -384,7 +485,8 @@ impl SessionManager for TrackingSessionManager {
         id: &SessionId,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>
     {
-        self.inner.create_standalone_stream(id).await
+        self.owned(id)?;
+        Ok(self.inner.create_standalone_stream(id).await?)
     }
 
     async fn resume(
@@ -393,14 +495,68 @@ impl SessionManager for TrackingSessionManager {
         last_event_id: String,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>
     {
-        self.inner.resume(id, last_event_id).await
+        self.owned(id)?;
+        Ok(self.inner.resume(id, last_event_id).await?)
     }
 
+    /// Called by rmcp after [`OwnedSessionStore::load`] found the caller's
+    /// own row. A caller at their cap is not given another session here
+    /// (rmcp answers 404; the client opens a new one when it has room).
     async fn restore_session(
         &self,
         id: SessionId,
     ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
-        self.inner.restore_session(id).await
+        let Some(scope) = RequestScope::current() else {
+            return Ok(RestoreOutcome::NotSupported);
+        };
+        if let Err(refusal) = self.sessions.restoring(&id, &scope.principal) {
+            tracing::warn!(principal = %scope.principal, %refusal, "session not restored");
+            return Ok(RestoreOutcome::NotSupported);
+        }
+        match self.inner.restore_session(id.clone()).await {
+            Ok(RestoreOutcome::Restored(transport)) => Ok(RestoreOutcome::Restored(transport)),
+            other => {
+                // Not restored after all: the place goes back.
+                self.sessions.closed(&id);
+                Ok(other?)
+            }
+        }
+    }
+}
+
+/// rmcp's session store over [`SessionRows`], for the principal of the
+/// request being served: a session is saved with its owner, and restored or
+/// deleted only for that owner. Outside a request scope nothing is read or
+/// written.
+pub struct OwnedSessionStore {
+    pub rows: Arc<SessionRows>,
+}
+
+fn principal() -> Result<Arc<str>, SessionStoreError> {
+    RequestScope::current()
+        .map(|scope| scope.principal)
+        .ok_or_else(|| "no caller is being served".into())
+}
+
+#[async_trait::async_trait]
+impl SessionStore for OwnedSessionStore {
+    async fn load(&self, session: &str) -> Result<Option<SessionState>, SessionStoreError> {
+        let Ok(principal) = principal() else {
+            return Ok(None);
+        };
+        // A failure is an error (rmcp answers 500), not "no such session":
+        // a 404 would tell the client its session is gone for good.
+        Ok(self.rows.load(session, &principal).await?)
+    }
+
+    async fn store(&self, session: &str, state: &SessionState) -> Result<(), SessionStoreError> {
+        let principal = principal()?;
+        Ok(self.rows.store(session, &principal, state).await?)
+    }
+
+    async fn delete(&self, session: &str) -> Result<(), SessionStoreError> {
+        let principal = principal()?;
+        Ok(self.rows.delete(session, &principal).await?)
     }
 }
 
@@ -410,27 +566,85 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_opener_may_use_a_session_and_counts_follow_closes() {
-        let sessions = Sessions::new(2);
+        let sessions = Arc::new(Sessions::new(2));
         let (a, b): (Arc<str>, Arc<str>) = ("entra:t/a".into(), "entra:t/b".into());
-        sessions.reserve(&a).unwrap();
-        sessions.opened("s1", &a).await;
+        let first = sessions.reserve(&a).unwrap();
+        sessions.created("s1", &first);
+        drop(first);
         assert_eq!(sessions.check("s1", &a), Ownership::Allowed);
         assert_eq!(sessions.check("s1", &b), Ownership::Foreign);
+        assert_eq!(sessions.admit("s1", &b), Ownership::Foreign);
         assert_eq!(sessions.check("unknown", &b), Ownership::Allowed);
-        sessions.reserve(&a).unwrap();
+        let second = sessions.reserve(&a).unwrap();
         assert_eq!(
-            sessions.reserve(&a),
-            Err(TooManySessions { open: 2, max: 2 })
+            sessions.reserve(&a).err(),
+            Some(TooManySessions::Yours { open: 2, max: 2 })
         );
         // Another principal is not affected.
-        sessions.reserve(&b).unwrap();
-        sessions.release(&b);
-        // A failed open gives its place back; a close (reported twice) too.
-        sessions.release(&a);
+        drop(sessions.reserve(&b).unwrap());
+        // A reservation that did not become a session gives its place back
+        // (however the request ended); a close (reported twice) too.
+        drop(second);
         assert_eq!(sessions.held_by(&a), 1);
         sessions.closed("s1");
         sessions.closed("s1");
         assert_eq!((sessions.held_by(&a), sessions.count()), (0, 0));
         assert_eq!(sessions.check("s1", &b), Ownership::Allowed);
+    }
+
+    #[tokio::test]
+    async fn the_server_wide_cap_holds_over_all_principals() {
+        let sessions = Arc::new(Sessions::new(16).with_max_total(2));
+        let held: Vec<_> = ["a", "b"]
+            .iter()
+            .map(|p| sessions.reserve(&Arc::from(*p)).unwrap())
+            .collect();
+        assert_eq!(
+            sessions.reserve(&Arc::from("c")).err(),
+            Some(TooManySessions::Server { max: 2 })
+        );
+        drop(held);
+        assert!(sessions.reserve(&Arc::from("c")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn sessions_are_created_and_restored_only_inside_a_request_scope() {
+        let sessions = Arc::new(Sessions::new(1));
+        let manager = TrackingSessionManager::new(sessions.clone());
+        assert!(matches!(
+            manager.create_session().await,
+            Err(TrackingError::NotAdmitted)
+        ));
+        assert!(matches!(
+            manager.restore_session("s".into()).await,
+            Ok(RestoreOutcome::NotSupported)
+        ));
+        let a: Arc<str> = "dev:a".into();
+        // A request that is not an admitted initialize cannot open one.
+        let scope = RequestScope {
+            principal: a.clone(),
+            opening: None,
+        };
+        assert!(scope.run(manager.create_session()).await.is_err());
+        // An admitted one can, and the session is its principal's.
+        let scope = RequestScope {
+            principal: a.clone(),
+            opening: Some(Arc::new(sessions.reserve(&a).unwrap())),
+        };
+        let (id, _transport) = scope.run(manager.create_session()).await.unwrap();
+        assert_eq!(sessions.check(&id, "dev:b"), Ownership::Foreign);
+        assert_eq!(sessions.held_by(&a), 1);
+        // At the cap, a restore for the same principal is refused.
+        let scope = RequestScope {
+            principal: a.clone(),
+            opening: None,
+        };
+        assert!(matches!(
+            scope.run(manager.restore_session("other".into())).await,
+            Ok(RestoreOutcome::NotSupported)
+        ));
+        assert_eq!(sessions.held_by(&a), 1);
+        manager.close_session(&id).await.unwrap();
+        assert_eq!(sessions.held_by(&a), 0);
     }
 }

@@ -3,19 +3,22 @@
 //! Parameters go to the server in *text* format: PostgreSQL's own input
 //! function for the parameter's type parses them, so every type the server
 //! knows is accepted and a mismatch comes back as the server's own message
-//! ("invalid input syntax for type integer"). Results arrive in binary format
-//! and are decoded here by type; a type we cannot represent is an error that
-//! tells the assistant how to cast it.
+//! ("invalid input syntax for type integer"). The one exception is a vector
+//! for a `vector` parameter, sent in pgvector's binary format by the
+//! `pgvector` crate. Results arrive in binary format and are decoded here by
+//! type; a type we cannot represent is an error that tells the assistant how
+//! to cast it.
 
 use std::error::Error;
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
+use pgvector::Vector;
 use postgres_protocol::types as wire;
 use serde_json::Value as Json;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, PrimitiveDateTime, Time};
-use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 use super::numeric::{numeric_text_len, numeric_to_text};
 use crate::bindings::zava::mcp::types::SqlValue;
@@ -27,8 +30,11 @@ type BoxError = Box<dyn Error + Sync + Send>;
 pub struct Param<'a>(pub &'a SqlValue);
 
 impl ToSql for Param<'_> {
-    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
         let text = match self.0 {
+            SqlValue::Vector(v) if sends_binary_vector(ty) => {
+                return Vector::from(v.clone()).to_sql(ty, out);
+            }
             SqlValue::Null => return Ok(IsNull::Yes),
             SqlValue::Boolean(b) => (if *b { "true" } else { "false" }).to_string(),
             SqlValue::Int(i) => i.to_string(),
@@ -54,8 +60,11 @@ impl ToSql for Param<'_> {
         true
     }
 
-    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
-        tokio_postgres::types::Format::Text
+    fn encode_format(&self, ty: &Type) -> Format {
+        match self.0 {
+            SqlValue::Vector(_) if sends_binary_vector(ty) => Format::Binary,
+            _ => Format::Text,
+        }
     }
 
     to_sql_checked!();
@@ -71,6 +80,16 @@ fn float_text(f: f64) -> String {
     }
 }
 
+/// A vector goes to a `vector` parameter in pgvector's binary format.
+fn sends_binary_vector(ty: &Type) -> bool {
+    <Vector as ToSql>::accepts(ty)
+}
+
+/// A vector for any other parameter type (`halfvec`, `text`, an untyped
+/// `$1`) goes as pgvector's text form, e.g. `[1,-0.5]`, which the server's
+/// input function for that type parses. Written here because the `pgvector`
+/// crate only writes the binary `vector` format, which `halfvec` or `text`
+/// would misread.
 fn vector_text(v: &[f32]) -> String {
     let mut text = String::with_capacity(v.len() * 8 + 2);
     text.push('[');
@@ -233,7 +252,7 @@ pub fn decode(ty: &Type, raw: Option<&[u8]>, budget: &mut Budget) -> Result<SqlV
     }
     let kind = scalar_kind(ty).ok_or_else(|| DecodeError::Unsupported(ty.name().to_string()))?;
     budget.charge(produced_size(kind, raw).map_err(malformed)?)?;
-    scalar(kind, raw).map_err(malformed)
+    scalar(kind, ty, raw).map_err(malformed)
 }
 
 /// An upper bound on the heap bytes [`scalar`] produces for `raw`, known
@@ -257,7 +276,7 @@ fn produced_size(kind: Scalar, raw: &[u8]) -> Result<usize, BoxError> {
     })
 }
 
-fn scalar(kind: Scalar, raw: &[u8]) -> Result<SqlValue, BoxError> {
+fn scalar(kind: Scalar, ty: &Type, raw: &[u8]) -> Result<SqlValue, BoxError> {
     Ok(match kind {
         Scalar::Bool => SqlValue::Boolean(wire::bool_from_sql(raw)?),
         Scalar::Int2 => SqlValue::Int(wire::int2_from_sql(raw)?.into()),
@@ -287,22 +306,22 @@ fn scalar(kind: Scalar, raw: &[u8]) -> Result<SqlValue, BoxError> {
             Some((1, json)) => SqlValue::Json(text(json)?),
             _ => return Err("unknown jsonb version".into()),
         },
-        Scalar::Vector => SqlValue::Vector(vector_from_sql(raw)?),
+        Scalar::Vector => SqlValue::Vector(vector_from_sql(ty, raw)?),
     })
 }
 
-/// pgvector's binary format: `dim: u16, unused: u16`, then `dim` f32s.
-fn vector_from_sql(raw: &[u8]) -> Result<Vec<f32>, BoxError> {
-    let header = raw.get(..4).ok_or("vector too short")?;
-    let dim = u16::from_be_bytes([header[0], header[1]]) as usize;
-    let body = &raw[4..];
-    if body.len() != dim * 4 {
+/// pgvector's binary format (`dim: u16, unused: u16`, then `dim` f32s),
+/// decoded by the `pgvector` crate. Its 0.4.2 release slices the buffer
+/// without checking the length first (a short value would panic; its main
+/// branch checks), so the length is checked here before it decodes.
+fn vector_from_sql(ty: &Type, raw: &[u8]) -> Result<Vec<f32>, BoxError> {
+    let dim = raw
+        .get(..2)
+        .map(|d| usize::from(u16::from_be_bytes([d[0], d[1]])));
+    if dim.is_none_or(|dim| raw.len() != 4 + 4 * dim) {
         return Err("vector length does not match its dimension".into());
     }
-    Ok(body
-        .chunks_exact(4)
-        .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(Vector::from_sql(ty, raw)?.into())
 }
 
 fn text(raw: &[u8]) -> Result<String, BoxError> {
@@ -529,6 +548,29 @@ mod tests {
                 .to_sql(&Type::TEXT, &mut out)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn vectors_travel_in_pgvector_binary_format_to_and_from_vector_columns() {
+        // An extension type: its oid differs per database, its name does not.
+        let vector = Type::new("vector".into(), 16_385, Kind::Simple, "public".into());
+        let value = SqlValue::Vector(vec![1.0, -0.5]);
+        assert!(matches!(
+            Param(&value).encode_format(&vector),
+            Format::Binary
+        ));
+        assert!(matches!(
+            Param(&value).encode_format(&Type::TEXT),
+            Format::Text
+        ));
+        let mut raw = BytesMut::new();
+        Param(&value).to_sql(&vector, &mut raw).unwrap();
+        assert_eq!(raw.len(), 4 + 2 * 4);
+        assert_eq!(dec(&vector, Some(&raw)).unwrap(), value);
+        for short in [&raw[..1], &raw[..6], &raw[..raw.len() - 1]] {
+            let error = dec(&vector, Some(short)).unwrap_err();
+            assert!(matches!(error, DecodeError::Malformed { .. }), "{error}");
+        }
     }
 
     fn dec(ty: &Type, raw: Option<&[u8]>) -> Result<SqlValue, DecodeError> {

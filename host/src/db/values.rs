@@ -17,7 +17,7 @@ use pgvector::Vector;
 use postgres_protocol::types as wire;
 use serde_json::Value as Json;
 use time::format_description::well_known::Rfc3339;
-use time::{Date, Duration, PrimitiveDateTime, Time};
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 use super::numeric::{numeric_text_len, numeric_to_text};
@@ -289,14 +289,9 @@ fn scalar(kind: Scalar, ty: &Type, raw: &[u8]) -> Result<SqlValue, BoxError> {
         Scalar::Text => SqlValue::Text(text(raw)?),
         Scalar::Char => SqlValue::Text(char::from(wire::char_from_sql(raw)? as u8).to_string()),
         Scalar::Bytea => SqlValue::Text(format!("\\x{}", hex::encode(wire::bytea_from_sql(raw)))),
-        Scalar::Date => SqlValue::Date(date_text(wire::date_from_sql(raw)?)?),
-        Scalar::Timestamp => {
-            SqlValue::Timestamp(timestamp_text(wire::timestamp_from_sql(raw)?, false)?)
-        }
-        Scalar::TimestampTz => {
-            SqlValue::Timestamp(timestamp_text(wire::timestamp_from_sql(raw)?, true)?)
-        }
-        Scalar::Time => SqlValue::Text(time_text(wire::time_from_sql(raw)?)?),
+        Scalar::Date => SqlValue::Date(date_text(raw)?),
+        Scalar::Timestamp | Scalar::TimestampTz => SqlValue::Timestamp(timestamp_text(ty, raw)?),
+        Scalar::Time => SqlValue::Text(time_text(raw)?),
         Scalar::Interval => SqlValue::Text(interval_text(raw)?),
         Scalar::Uuid => {
             SqlValue::Uuid(uuid::Uuid::from_bytes(wire::uuid_from_sql(raw)?).to_string())
@@ -328,54 +323,67 @@ fn text(raw: &[u8]) -> Result<String, BoxError> {
     Ok(wire::text_from_sql(raw)?.to_string())
 }
 
-/// PostgreSQL's epoch for dates and timestamps.
-fn pg_epoch() -> Date {
-    Date::from_calendar_date(2000, time::Month::January, 1).expect("valid date")
-}
+// Dates and times are decoded by tokio-postgres' `time` 0.3 types
+// (`with-time-0_3`). `infinity` and `-infinity` travel as the largest and
+// smallest integer of the wire type, which those types cannot hold (their
+// decoding calls them out of range), so they are answered before it is asked.
 
-fn date_text(days: i32) -> Result<String, BoxError> {
-    match days {
-        i32::MAX => Ok("infinity".into()),
-        i32::MIN => Ok("-infinity".into()),
-        _ => {
-            let date = pg_epoch()
-                .checked_add(Duration::days(days.into()))
-                .ok_or("date out of range")?;
-            Ok(date.to_string())
-        }
-    }
-}
-
-fn timestamp_text(micros: i64, utc: bool) -> Result<String, BoxError> {
-    match micros {
-        i64::MAX => return Ok("infinity".into()),
-        i64::MIN => return Ok("-infinity".into()),
-        _ => {}
-    }
-    let at = PrimitiveDateTime::new(pg_epoch(), Time::MIDNIGHT)
-        .checked_add(Duration::microseconds(micros))
-        .ok_or("timestamp out of range")?;
-    if utc {
-        Ok(at.assume_utc().format(&Rfc3339)?)
-    } else {
-        // ISO 8601 without an offset: a timestamp without time zone has none.
-        let text = at.assume_utc().format(&Rfc3339)?;
-        Ok(text.trim_end_matches('Z').to_string())
-    }
-}
-
-fn time_text(micros: i64) -> Result<String, BoxError> {
-    let seconds = micros.div_euclid(1_000_000);
-    let fraction = micros.rem_euclid(1_000_000);
-    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    Ok(if fraction == 0 {
-        format!("{h:02}:{m:02}:{s:02}")
-    } else {
-        format!("{h:02}:{m:02}:{s:02}.{fraction:06}")
+fn date_text(raw: &[u8]) -> Result<String, BoxError> {
+    Ok(match wire::date_from_sql(raw)? {
+        i32::MAX => "infinity".into(),
+        i32::MIN => "-infinity".into(),
+        _ => Date::from_sql(&Type::DATE, raw)
+            .map_err(|_| "date out of range")?
+            .to_string(),
     })
 }
 
+/// `timestamptz` is an instant, sent in UTC whatever the session's time
+/// zone: RFC 3339 with `Z`. `timestamp` has no zone: the same without it.
+fn timestamp_text(ty: &Type, raw: &[u8]) -> Result<String, BoxError> {
+    Ok(match wire::timestamp_from_sql(raw)? {
+        i64::MAX => "infinity".into(),
+        i64::MIN => "-infinity".into(),
+        _ if *ty == Type::TIMESTAMPTZ => OffsetDateTime::from_sql(ty, raw)
+            .map_err(|_| "timestamp out of range")?
+            .format(&Rfc3339)?,
+        _ => PrimitiveDateTime::from_sql(&Type::TIMESTAMP, raw)
+            .map_err(|_| "timestamp out of range")?
+            .assume_utc()
+            .format(&Rfc3339)?
+            .trim_end_matches('Z')
+            .to_string(),
+    })
+}
+
+/// A time of day. PostgreSQL allows `24:00:00`, which `time::Time` cannot
+/// hold (its decoding would wrap it to midnight), so that one is answered here.
+fn time_text(raw: &[u8]) -> Result<String, BoxError> {
+    const END_OF_DAY: i64 = 86_400_000_000;
+    if wire::time_from_sql(raw)? == END_OF_DAY {
+        return Ok("24:00:00".into());
+    }
+    let t = Time::from_sql(&Type::TIME, raw)?;
+    Ok(clock_text(
+        t.hour().into(),
+        t.minute(),
+        t.second(),
+        t.microsecond(),
+    ))
+}
+
+/// `HH:MM:SS`, with `.ffffff` when there are microseconds.
+fn clock_text(hours: u64, minutes: u8, seconds: u8, micros: u32) -> String {
+    if micros == 0 {
+        format!("{hours:02}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{hours:02}:{minutes:02}:{seconds:02}.{micros:06}")
+    }
+}
+
 /// `interval` as PostgreSQL prints it by default (e.g. `1 year 2 mons 3 days 04:05:06`).
+/// Written here: postgres-types has no interval type, and none of the `time`
+/// crate's types holds months, days and a clock part past 24 hours apart.
 fn interval_text(raw: &[u8]) -> Result<String, BoxError> {
     if raw.len() != 16 {
         return Err("interval must be 16 bytes".into());
@@ -398,7 +406,15 @@ fn interval_text(raw: &[u8]) -> Result<String, BoxError> {
     }
     if micros != 0 || parts.is_empty() {
         let sign = if micros < 0 { "-" } else { "" };
-        parts.push(format!("{sign}{}", time_text(micros.abs())?));
+        let micros = micros.unsigned_abs();
+        let seconds = micros / 1_000_000;
+        let clock = clock_text(
+            seconds / 3600,
+            (seconds / 60 % 60) as u8,
+            (seconds % 60) as u8,
+            (micros % 1_000_000) as u32,
+        );
+        parts.push(format!("{sign}{clock}"));
     }
     Ok(parts.join(" "))
 }
@@ -684,19 +700,33 @@ mod tests {
     #[test]
     fn dates_and_times_are_iso_8601() {
         // 2024-03-01 is 8826 days after 2000-01-01.
-        assert_eq!(date_text(8826).unwrap(), "2024-03-01");
-        assert_eq!(date_text(-1).unwrap(), "1999-12-31");
-        assert_eq!(date_text(i32::MAX).unwrap(), "infinity");
-        let noon = 8826i64 * 86_400_000_000 + 12 * 3_600_000_000 + 500_000;
+        let date = |days: i32| date_text(&days.to_be_bytes());
+        assert_eq!(date(8826).unwrap(), "2024-03-01");
+        assert_eq!(date(-1).unwrap(), "1999-12-31");
+        assert_eq!(date(i32::MAX).unwrap(), "infinity");
+        assert_eq!(date(i32::MIN).unwrap(), "-infinity");
+        // 10000-01-01 (20 x 400 years later) is a PostgreSQL date, beyond what `time` holds.
+        assert_eq!(date(2_921_939).unwrap(), "9999-12-31");
         assert_eq!(
-            timestamp_text(noon, true).unwrap(),
+            date(2_921_940).unwrap_err().to_string(),
+            "date out of range"
+        );
+        let noon = 8826i64 * 86_400_000_000 + 12 * 3_600_000_000 + 500_000;
+        let timestamp = |ty: &Type, micros: i64| timestamp_text(ty, &micros.to_be_bytes());
+        assert_eq!(
+            timestamp(&Type::TIMESTAMPTZ, noon).unwrap(),
             "2024-03-01T12:00:00.5Z"
         );
         assert_eq!(
-            timestamp_text(noon, false).unwrap(),
+            timestamp(&Type::TIMESTAMP, noon).unwrap(),
             "2024-03-01T12:00:00.5"
         );
-        assert_eq!(time_text(3_723_000_001).unwrap(), "01:02:03.000001");
+        assert_eq!(timestamp(&Type::TIMESTAMPTZ, i64::MAX).unwrap(), "infinity");
+        assert_eq!(timestamp(&Type::TIMESTAMP, i64::MIN).unwrap(), "-infinity");
+        let time = |micros: i64| time_text(&micros.to_be_bytes());
+        assert_eq!(time(3_723_000_001).unwrap(), "01:02:03.000001");
+        assert_eq!(time(0).unwrap(), "00:00:00");
+        assert_eq!(time(86_400_000_000).unwrap(), "24:00:00");
         let mut interval = Vec::new();
         interval.extend_from_slice(&(3_600_000_000i64).to_be_bytes());
         interval.extend_from_slice(&3i32.to_be_bytes());

@@ -221,6 +221,30 @@ async fn values_round_trip_through_postgres_with_their_types() {
     assert_eq!(row[12], V::Text("1 day 02:00:00".into()));
     assert_eq!(row[13], V::Timestamp("2024-02-29T13:14:15".into()));
 
+    // What the `time` crate cannot hold, and a vector for a parameter that is
+    // not `vector` (sent as text, which halfvec's input function reads).
+    let set = caller
+        .query(
+            uuid::Uuid::nil(),
+            "SELECT 'infinity'::date, '-infinity'::date, 'infinity'::timestamptz,
+                    '-infinity'::timestamp, '24:00'::time, $1::halfvec::text",
+            &[V::Vector(vec![0.5, -1.0])],
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        set.rows[0],
+        [
+            V::Date("infinity".into()),
+            V::Date("-infinity".into()),
+            V::Timestamp("infinity".into()),
+            V::Timestamp("-infinity".into()),
+            V::Text("24:00:00".into()),
+            V::Text("[0.5,-1]".into()),
+        ]
+    );
+
     // A value that does not fit its parameter: PostgreSQL's own message.
     let error = caller
         .query(

@@ -5,6 +5,8 @@
 
 mod support;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support::entra::{self, AUDIENCE, FakeEntra, KEY_ID, SCOPE, TENANT};
@@ -92,14 +94,11 @@ async fn refusals_are_401_with_a_challenge_that_leads_to_sign_in() {
         let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
         format!("{}{flipped}{}", &token[..at], &token[at + 1..])
     };
+    // JWT segments are unpadded base64url.
     let header = |alg: &str| {
-        use std::io::Write;
-        let json = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{KEY_ID}"}}"#);
-        let mut out = Vec::new();
-        write!(out, "{}", entra::base64url(json.as_bytes())).unwrap();
-        String::from_utf8(out).unwrap()
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{KEY_ID}"}}"#))
     };
-    let payload = entra::base64url(good.to_string().as_bytes());
+    let payload = URL_SAFE_NO_PAD.encode(good.to_string());
     let alg_none = format!("{}.{payload}.", header("none"));
     // The classic confusion attack: HS256 keyed with the public key's bytes.
     let hs256 = {

@@ -2,12 +2,14 @@
 //! whose manager map the query role cannot read. Answers are cached briefly:
 //! the scope only tells a component what it will see, while every query
 //! re-establishes the caller inside PostgreSQL, so a stale entry can never
-//! widen what a caller sees.
+//! widen what a caller sees. The cache is `quick_cache` (as for the SQL
+//! guard's memo and the embeddings): bounded, and when full it drops the
+//! callers least likely to come back rather than everyone.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use quick_cache::sync::Cache;
 use uuid::Uuid;
 
 use super::caller::CallerDb;
@@ -18,14 +20,14 @@ const MAX_ENTRIES: usize = 10_000;
 
 pub struct DbScopeResolver {
     db: Arc<CallerDb>,
-    cache: Mutex<HashMap<Uuid, (Scope, Instant)>>,
+    cache: Cache<Uuid, (Scope, Instant)>,
 }
 
 impl DbScopeResolver {
     pub fn new(db: Arc<CallerDb>) -> Self {
         Self {
             db,
-            cache: Mutex::new(HashMap::new()),
+            cache: Cache::new(MAX_ENTRIES),
         }
     }
 }
@@ -41,21 +43,15 @@ pub fn parse_scope(text: &str) -> Scope {
 #[async_trait::async_trait]
 impl ScopeResolver for DbScopeResolver {
     async fn resolve(&self, subject: Uuid) -> Scope {
-        if let Ok(cache) = self.cache.lock()
-            && let Some((scope, at)) = cache.get(&subject)
+        if let Some((scope, at)) = self.cache.get(&subject)
             && at.elapsed() < TTL
         {
-            return *scope;
+            return scope;
         }
         match self.db.scope_of(subject).await {
             Ok(text) => {
                 let scope = parse_scope(&text);
-                if let Ok(mut cache) = self.cache.lock() {
-                    if cache.len() >= MAX_ENTRIES {
-                        cache.clear();
-                    }
-                    cache.insert(subject, (scope, Instant::now()));
-                }
+                self.cache.insert(subject, (scope, Instant::now()));
                 scope
             }
             Err(error) => {

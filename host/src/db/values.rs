@@ -3,19 +3,22 @@
 //! Parameters go to the server in *text* format: PostgreSQL's own input
 //! function for the parameter's type parses them, so every type the server
 //! knows is accepted and a mismatch comes back as the server's own message
-//! ("invalid input syntax for type integer"). Results arrive in binary format
-//! and are decoded here by type; a type we cannot represent is an error that
-//! tells the assistant how to cast it.
+//! ("invalid input syntax for type integer"). The one exception is a vector
+//! for a `vector` parameter, sent in pgvector's binary format by the
+//! `pgvector` crate. Results arrive in binary format and are decoded here by
+//! type; a type we cannot represent is an error that tells the assistant how
+//! to cast it.
 
 use std::error::Error;
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
+use pgvector::Vector;
 use postgres_protocol::types as wire;
 use serde_json::Value as Json;
 use time::format_description::well_known::Rfc3339;
-use time::{Date, Duration, PrimitiveDateTime, Time};
-use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
+use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 use super::numeric::{numeric_text_len, numeric_to_text};
 use crate::bindings::zava::mcp::types::SqlValue;
@@ -27,8 +30,11 @@ type BoxError = Box<dyn Error + Sync + Send>;
 pub struct Param<'a>(pub &'a SqlValue);
 
 impl ToSql for Param<'_> {
-    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
         let text = match self.0 {
+            SqlValue::Vector(v) if sends_binary_vector(ty) => {
+                return Vector::from(v.clone()).to_sql(ty, out);
+            }
             SqlValue::Null => return Ok(IsNull::Yes),
             SqlValue::Boolean(b) => (if *b { "true" } else { "false" }).to_string(),
             SqlValue::Int(i) => i.to_string(),
@@ -54,8 +60,11 @@ impl ToSql for Param<'_> {
         true
     }
 
-    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
-        tokio_postgres::types::Format::Text
+    fn encode_format(&self, ty: &Type) -> Format {
+        match self.0 {
+            SqlValue::Vector(_) if sends_binary_vector(ty) => Format::Binary,
+            _ => Format::Text,
+        }
     }
 
     to_sql_checked!();
@@ -71,6 +80,16 @@ fn float_text(f: f64) -> String {
     }
 }
 
+/// A vector goes to a `vector` parameter in pgvector's binary format.
+fn sends_binary_vector(ty: &Type) -> bool {
+    <Vector as ToSql>::accepts(ty)
+}
+
+/// A vector for any other parameter type (`halfvec`, `text`, an untyped
+/// `$1`) goes as pgvector's text form, e.g. `[1,-0.5]`, which the server's
+/// input function for that type parses. Written here because the `pgvector`
+/// crate only writes the binary `vector` format, which `halfvec` or `text`
+/// would misread.
 fn vector_text(v: &[f32]) -> String {
     let mut text = String::with_capacity(v.len() * 8 + 2);
     text.push('[');
@@ -233,7 +252,7 @@ pub fn decode(ty: &Type, raw: Option<&[u8]>, budget: &mut Budget) -> Result<SqlV
     }
     let kind = scalar_kind(ty).ok_or_else(|| DecodeError::Unsupported(ty.name().to_string()))?;
     budget.charge(produced_size(kind, raw).map_err(malformed)?)?;
-    scalar(kind, raw).map_err(malformed)
+    scalar(kind, ty, raw).map_err(malformed)
 }
 
 /// An upper bound on the heap bytes [`scalar`] produces for `raw`, known
@@ -257,7 +276,7 @@ fn produced_size(kind: Scalar, raw: &[u8]) -> Result<usize, BoxError> {
     })
 }
 
-fn scalar(kind: Scalar, raw: &[u8]) -> Result<SqlValue, BoxError> {
+fn scalar(kind: Scalar, ty: &Type, raw: &[u8]) -> Result<SqlValue, BoxError> {
     Ok(match kind {
         Scalar::Bool => SqlValue::Boolean(wire::bool_from_sql(raw)?),
         Scalar::Int2 => SqlValue::Int(wire::int2_from_sql(raw)?.into()),
@@ -270,14 +289,9 @@ fn scalar(kind: Scalar, raw: &[u8]) -> Result<SqlValue, BoxError> {
         Scalar::Text => SqlValue::Text(text(raw)?),
         Scalar::Char => SqlValue::Text(char::from(wire::char_from_sql(raw)? as u8).to_string()),
         Scalar::Bytea => SqlValue::Text(format!("\\x{}", hex::encode(wire::bytea_from_sql(raw)))),
-        Scalar::Date => SqlValue::Date(date_text(wire::date_from_sql(raw)?)?),
-        Scalar::Timestamp => {
-            SqlValue::Timestamp(timestamp_text(wire::timestamp_from_sql(raw)?, false)?)
-        }
-        Scalar::TimestampTz => {
-            SqlValue::Timestamp(timestamp_text(wire::timestamp_from_sql(raw)?, true)?)
-        }
-        Scalar::Time => SqlValue::Text(time_text(wire::time_from_sql(raw)?)?),
+        Scalar::Date => SqlValue::Date(date_text(raw)?),
+        Scalar::Timestamp | Scalar::TimestampTz => SqlValue::Timestamp(timestamp_text(ty, raw)?),
+        Scalar::Time => SqlValue::Text(time_text(raw)?),
         Scalar::Interval => SqlValue::Text(interval_text(raw)?),
         Scalar::Uuid => {
             SqlValue::Uuid(uuid::Uuid::from_bytes(wire::uuid_from_sql(raw)?).to_string())
@@ -287,76 +301,89 @@ fn scalar(kind: Scalar, raw: &[u8]) -> Result<SqlValue, BoxError> {
             Some((1, json)) => SqlValue::Json(text(json)?),
             _ => return Err("unknown jsonb version".into()),
         },
-        Scalar::Vector => SqlValue::Vector(vector_from_sql(raw)?),
+        Scalar::Vector => SqlValue::Vector(vector_from_sql(ty, raw)?),
     })
 }
 
-/// pgvector's binary format: `dim: u16, unused: u16`, then `dim` f32s.
-fn vector_from_sql(raw: &[u8]) -> Result<Vec<f32>, BoxError> {
-    let header = raw.get(..4).ok_or("vector too short")?;
-    let dim = u16::from_be_bytes([header[0], header[1]]) as usize;
-    let body = &raw[4..];
-    if body.len() != dim * 4 {
+/// pgvector's binary format (`dim: u16, unused: u16`, then `dim` f32s),
+/// decoded by the `pgvector` crate. Its 0.4.2 release slices the buffer
+/// without checking the length first (a short value would panic; its main
+/// branch checks), so the length is checked here before it decodes.
+fn vector_from_sql(ty: &Type, raw: &[u8]) -> Result<Vec<f32>, BoxError> {
+    let dim = raw
+        .get(..2)
+        .map(|d| usize::from(u16::from_be_bytes([d[0], d[1]])));
+    if dim.is_none_or(|dim| raw.len() != 4 + 4 * dim) {
         return Err("vector length does not match its dimension".into());
     }
-    Ok(body
-        .chunks_exact(4)
-        .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(Vector::from_sql(ty, raw)?.into())
 }
 
 fn text(raw: &[u8]) -> Result<String, BoxError> {
     Ok(wire::text_from_sql(raw)?.to_string())
 }
 
-/// PostgreSQL's epoch for dates and timestamps.
-fn pg_epoch() -> Date {
-    Date::from_calendar_date(2000, time::Month::January, 1).expect("valid date")
-}
+// Dates and times are decoded by tokio-postgres' `time` 0.3 types
+// (`with-time-0_3`). `infinity` and `-infinity` travel as the largest and
+// smallest integer of the wire type, which those types cannot hold (their
+// decoding calls them out of range), so they are answered before it is asked.
 
-fn date_text(days: i32) -> Result<String, BoxError> {
-    match days {
-        i32::MAX => Ok("infinity".into()),
-        i32::MIN => Ok("-infinity".into()),
-        _ => {
-            let date = pg_epoch()
-                .checked_add(Duration::days(days.into()))
-                .ok_or("date out of range")?;
-            Ok(date.to_string())
-        }
-    }
-}
-
-fn timestamp_text(micros: i64, utc: bool) -> Result<String, BoxError> {
-    match micros {
-        i64::MAX => return Ok("infinity".into()),
-        i64::MIN => return Ok("-infinity".into()),
-        _ => {}
-    }
-    let at = PrimitiveDateTime::new(pg_epoch(), Time::MIDNIGHT)
-        .checked_add(Duration::microseconds(micros))
-        .ok_or("timestamp out of range")?;
-    if utc {
-        Ok(at.assume_utc().format(&Rfc3339)?)
-    } else {
-        // ISO 8601 without an offset: a timestamp without time zone has none.
-        let text = at.assume_utc().format(&Rfc3339)?;
-        Ok(text.trim_end_matches('Z').to_string())
-    }
-}
-
-fn time_text(micros: i64) -> Result<String, BoxError> {
-    let seconds = micros.div_euclid(1_000_000);
-    let fraction = micros.rem_euclid(1_000_000);
-    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    Ok(if fraction == 0 {
-        format!("{h:02}:{m:02}:{s:02}")
-    } else {
-        format!("{h:02}:{m:02}:{s:02}.{fraction:06}")
+fn date_text(raw: &[u8]) -> Result<String, BoxError> {
+    Ok(match wire::date_from_sql(raw)? {
+        i32::MAX => "infinity".into(),
+        i32::MIN => "-infinity".into(),
+        _ => Date::from_sql(&Type::DATE, raw)
+            .map_err(|_| "date out of range")?
+            .to_string(),
     })
 }
 
+/// `timestamptz` is an instant, sent in UTC whatever the session's time
+/// zone: RFC 3339 with `Z`. `timestamp` has no zone: the same without it.
+fn timestamp_text(ty: &Type, raw: &[u8]) -> Result<String, BoxError> {
+    Ok(match wire::timestamp_from_sql(raw)? {
+        i64::MAX => "infinity".into(),
+        i64::MIN => "-infinity".into(),
+        _ if *ty == Type::TIMESTAMPTZ => OffsetDateTime::from_sql(ty, raw)
+            .map_err(|_| "timestamp out of range")?
+            .format(&Rfc3339)?,
+        _ => PrimitiveDateTime::from_sql(&Type::TIMESTAMP, raw)
+            .map_err(|_| "timestamp out of range")?
+            .assume_utc()
+            .format(&Rfc3339)?
+            .trim_end_matches('Z')
+            .to_string(),
+    })
+}
+
+/// A time of day. PostgreSQL allows `24:00:00`, which `time::Time` cannot
+/// hold (its decoding would wrap it to midnight), so that one is answered here.
+fn time_text(raw: &[u8]) -> Result<String, BoxError> {
+    const END_OF_DAY: i64 = 86_400_000_000;
+    if wire::time_from_sql(raw)? == END_OF_DAY {
+        return Ok("24:00:00".into());
+    }
+    let t = Time::from_sql(&Type::TIME, raw)?;
+    Ok(clock_text(
+        t.hour().into(),
+        t.minute(),
+        t.second(),
+        t.microsecond(),
+    ))
+}
+
+/// `HH:MM:SS`, with `.ffffff` when there are microseconds.
+fn clock_text(hours: u64, minutes: u8, seconds: u8, micros: u32) -> String {
+    if micros == 0 {
+        format!("{hours:02}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{hours:02}:{minutes:02}:{seconds:02}.{micros:06}")
+    }
+}
+
 /// `interval` as PostgreSQL prints it by default (e.g. `1 year 2 mons 3 days 04:05:06`).
+/// Written here: postgres-types has no interval type, and none of the `time`
+/// crate's types holds months, days and a clock part past 24 hours apart.
 fn interval_text(raw: &[u8]) -> Result<String, BoxError> {
     if raw.len() != 16 {
         return Err("interval must be 16 bytes".into());
@@ -379,7 +406,15 @@ fn interval_text(raw: &[u8]) -> Result<String, BoxError> {
     }
     if micros != 0 || parts.is_empty() {
         let sign = if micros < 0 { "-" } else { "" };
-        parts.push(format!("{sign}{}", time_text(micros.abs())?));
+        let micros = micros.unsigned_abs();
+        let seconds = micros / 1_000_000;
+        let clock = clock_text(
+            seconds / 3600,
+            (seconds / 60 % 60) as u8,
+            (seconds % 60) as u8,
+            (micros % 1_000_000) as u32,
+        );
+        parts.push(format!("{sign}{clock}"));
     }
     Ok(parts.join(" "))
 }
@@ -531,6 +566,29 @@ mod tests {
         );
     }
 
+    #[test]
+    fn vectors_travel_in_pgvector_binary_format_to_and_from_vector_columns() {
+        // An extension type: its oid differs per database, its name does not.
+        let vector = Type::new("vector".into(), 16_385, Kind::Simple, "public".into());
+        let value = SqlValue::Vector(vec![1.0, -0.5]);
+        assert!(matches!(
+            Param(&value).encode_format(&vector),
+            Format::Binary
+        ));
+        assert!(matches!(
+            Param(&value).encode_format(&Type::TEXT),
+            Format::Text
+        ));
+        let mut raw = BytesMut::new();
+        Param(&value).to_sql(&vector, &mut raw).unwrap();
+        assert_eq!(raw.len(), 4 + 2 * 4);
+        assert_eq!(dec(&vector, Some(&raw)).unwrap(), value);
+        for short in [&raw[..1], &raw[..6], &raw[..raw.len() - 1]] {
+            let error = dec(&vector, Some(short)).unwrap_err();
+            assert!(matches!(error, DecodeError::Malformed { .. }), "{error}");
+        }
+    }
+
     fn dec(ty: &Type, raw: Option<&[u8]>) -> Result<SqlValue, DecodeError> {
         decode(ty, raw, &mut Budget::new(1 << 20))
     }
@@ -642,19 +700,33 @@ mod tests {
     #[test]
     fn dates_and_times_are_iso_8601() {
         // 2024-03-01 is 8826 days after 2000-01-01.
-        assert_eq!(date_text(8826).unwrap(), "2024-03-01");
-        assert_eq!(date_text(-1).unwrap(), "1999-12-31");
-        assert_eq!(date_text(i32::MAX).unwrap(), "infinity");
-        let noon = 8826i64 * 86_400_000_000 + 12 * 3_600_000_000 + 500_000;
+        let date = |days: i32| date_text(&days.to_be_bytes());
+        assert_eq!(date(8826).unwrap(), "2024-03-01");
+        assert_eq!(date(-1).unwrap(), "1999-12-31");
+        assert_eq!(date(i32::MAX).unwrap(), "infinity");
+        assert_eq!(date(i32::MIN).unwrap(), "-infinity");
+        // 10000-01-01 (20 x 400 years later) is a PostgreSQL date, beyond what `time` holds.
+        assert_eq!(date(2_921_939).unwrap(), "9999-12-31");
         assert_eq!(
-            timestamp_text(noon, true).unwrap(),
+            date(2_921_940).unwrap_err().to_string(),
+            "date out of range"
+        );
+        let noon = 8826i64 * 86_400_000_000 + 12 * 3_600_000_000 + 500_000;
+        let timestamp = |ty: &Type, micros: i64| timestamp_text(ty, &micros.to_be_bytes());
+        assert_eq!(
+            timestamp(&Type::TIMESTAMPTZ, noon).unwrap(),
             "2024-03-01T12:00:00.5Z"
         );
         assert_eq!(
-            timestamp_text(noon, false).unwrap(),
+            timestamp(&Type::TIMESTAMP, noon).unwrap(),
             "2024-03-01T12:00:00.5"
         );
-        assert_eq!(time_text(3_723_000_001).unwrap(), "01:02:03.000001");
+        assert_eq!(timestamp(&Type::TIMESTAMPTZ, i64::MAX).unwrap(), "infinity");
+        assert_eq!(timestamp(&Type::TIMESTAMP, i64::MIN).unwrap(), "-infinity");
+        let time = |micros: i64| time_text(&micros.to_be_bytes());
+        assert_eq!(time(3_723_000_001).unwrap(), "01:02:03.000001");
+        assert_eq!(time(0).unwrap(), "00:00:00");
+        assert_eq!(time(86_400_000_000).unwrap(), "24:00:00");
         let mut interval = Vec::new();
         interval.extend_from_slice(&(3_600_000_000i64).to_be_bytes());
         interval.extend_from_slice(&3i32.to_be_bytes());

@@ -1,7 +1,7 @@
 //! Text embeddings for the `embeddings` import and `mcp-host embed`: one
 //! [`Provider`] chosen by configuration ([`settings`]) — the local model
 //! ([`local`], the offline default), Azure OpenAI or any OpenAI-compatible
-//! endpoint ([`remote`]) — behind an LRU cache of query texts ([`cache`]).
+//! endpoint ([`remote`]) — behind a cache of query texts ([`cache`]).
 //! Keys and tokens stay in here; components only see vectors.
 
 pub mod cache;
@@ -39,7 +39,7 @@ pub trait Provider: Send + Sync + 'static {
 /// The provider plus a cache of recent texts (assistants repeat queries).
 pub struct Embeddings {
     provider: Arc<dyn Provider>,
-    cache: cache::LruCache,
+    cache: cache::VectorCache,
 }
 
 /// Limits on what one `embed` call from a component may ask for.
@@ -50,7 +50,7 @@ impl Embeddings {
     pub fn new(provider: Arc<dyn Provider>, cache_entries: usize) -> Self {
         Self {
             provider,
-            cache: cache::LruCache::new(cache_entries),
+            cache: cache::VectorCache::new(cache_entries),
         }
     }
 

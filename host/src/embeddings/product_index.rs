@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use pgvector::Vector;
 use tokio_postgres::Client;
 
 use super::{Embeddings, ModelInfo};
@@ -110,7 +111,7 @@ pub async fn embed_products(
                 model.dimensions
             ));
         }
-        let literals: Vec<String> = vectors.iter().map(|v| vector_literal(v)).collect();
+        let vectors: Vec<Vector> = vectors.into_iter().map(Vector::from).collect();
         client
             .batch_execute(&format!("BEGIN; SET LOCAL ROLE {OWNER_ROLE}"))
             .await
@@ -118,11 +119,11 @@ pub async fn embed_products(
         let inserted = client
             .execute(
                 "INSERT INTO retail.product_description_embeddings (product_id, model, description_embedding)
-                 SELECT id, $2, v::vector FROM unnest($1::int4[], $3::text[]) AS t(id, v)
+                 SELECT id, $2, v FROM unnest($1::int4[], $3::vector[]) AS t(id, v)
                  ON CONFLICT (product_id) DO UPDATE
                    SET model = excluded.model, description_embedding = excluded.description_embedding,
                        embedded_at = now()",
-                &[&ids, &model.name, &literals],
+                &[&ids, &model.name, &vectors],
             )
             .await;
         match inserted {
@@ -221,10 +222,4 @@ async fn as_owner(client: &Client) -> Result<(), String> {
 
 async fn reset_role(client: &Client) {
     let _ = client.batch_execute("RESET ROLE").await;
-}
-
-/// pgvector's text form, e.g. `[0.1,-0.2]`.
-fn vector_literal(v: &[f32]) -> String {
-    let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
-    format!("[{}]", parts.join(","))
 }

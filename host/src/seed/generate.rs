@@ -2,11 +2,15 @@
 //! their managers, customers, the catalogue, inventory, and seven years of
 //! orders with yearly growth and Washington State seasonality per category.
 //!
-//! Output is COPY text per table, in load order.
+//! Output is COPY text per table, in load order, one function per table
+//! (orders and their lines together: they share a random stream). The data
+//! lives beside this file: products in `catalog.json`, customers' names in
+//! `names.json`.
 
+use serde::Deserialize;
 use time::{Date, Month};
 
-use super::catalog::{CATEGORIES, Catalog};
+use super::catalog::{CATEGORIES, Catalog, Product};
 use super::ids::IdPermutation;
 use super::rng::Rng;
 
@@ -93,511 +97,23 @@ const SEASON: [[f64; 12]; 9] = [
 /// Overall share of each category in a basket.
 const CATEGORY_WEIGHT: [f64; 9] = [1.0, 0.8, 1.1, 1.4, 0.9, 1.0, 1.0, 1.2, 0.8];
 
-const FIRST_NAMES: &[&str] = &[
-    "Olivia",
-    "Liam",
-    "Emma",
-    "Noah",
-    "Ava",
-    "Oliver",
-    "Sophia",
-    "Elijah",
-    "Isabella",
-    "James",
-    "Mia",
-    "William",
-    "Amelia",
-    "Benjamin",
-    "Harper",
-    "Lucas",
-    "Evelyn",
-    "Henry",
-    "Abigail",
-    "Theodore",
-    "Emily",
-    "Jack",
-    "Ella",
-    "Levi",
-    "Elizabeth",
-    "Alexander",
-    "Camila",
-    "Jackson",
-    "Luna",
-    "Mateo",
-    "Sofia",
-    "Daniel",
-    "Avery",
-    "Michael",
-    "Mila",
-    "Mason",
-    "Aria",
-    "Sebastian",
-    "Scarlett",
-    "Ethan",
-    "Penelope",
-    "Logan",
-    "Layla",
-    "Owen",
-    "Chloe",
-    "Samuel",
-    "Victoria",
-    "Jacob",
-    "Madison",
-    "Asher",
-    "Eleanor",
-    "Aiden",
-    "Grace",
-    "John",
-    "Nora",
-    "Joseph",
-    "Riley",
-    "Wyatt",
-    "Zoey",
-    "David",
-    "Hannah",
-    "Leo",
-    "Hazel",
-    "Luke",
-    "Lily",
-    "Julian",
-    "Ellie",
-    "Hudson",
-    "Violet",
-    "Grayson",
-    "Lillian",
-    "Matthew",
-    "Zoe",
-    "Ezra",
-    "Stella",
-    "Gabriel",
-    "Aurora",
-    "Carter",
-    "Natalie",
-    "Isaac",
-    "Emilia",
-    "Jayden",
-    "Everly",
-    "Luca",
-    "Leah",
-    "Anthony",
-    "Aubrey",
-    "Dylan",
-    "Willow",
-    "Lincoln",
-    "Addison",
-    "Thomas",
-    "Lucy",
-    "Maverick",
-    "Audrey",
-    "Elias",
-    "Bella",
-    "Josiah",
-    "Nova",
-    "Charles",
-    "Brooklyn",
-    "Caleb",
-    "Paisley",
-    "Christopher",
-    "Savannah",
-    "Ezekiel",
-    "Claire",
-    "Miles",
-    "Skylar",
-    "Jaxon",
-    "Isla",
-    "Isaiah",
-    "Genesis",
-    "Andrew",
-    "Naomi",
-    "Joshua",
-    "Elena",
-    "Nathan",
-    "Caroline",
-    "Nolan",
-    "Eliana",
-    "Adrian",
-    "Anna",
-    "Cameron",
-    "Maya",
-    "Santiago",
-    "Valentina",
-    "Eli",
-    "Ruby",
-    "Aaron",
-    "Kennedy",
-    "Ryan",
-    "Ivy",
-    "Angel",
-    "Ariana",
-    "Cooper",
-    "Aaliyah",
-    "Waylon",
-    "Cora",
-    "Easton",
-    "Madelyn",
-    "Kai",
-    "Alice",
-    "Christian",
-    "Kinsley",
-    "Landon",
-    "Hailey",
-    "Colton",
-    "Gabriella",
-    "Roman",
-    "Allison",
-    "Axel",
-    "Gianna",
-    "Brooks",
-    "Serenity",
-    "Jonathan",
-    "Samantha",
-    "Robert",
-    "Sarah",
-    "Jameson",
-    "Quinn",
-    "Ian",
-    "Eva",
-    "Everett",
-    "Piper",
-    "Greyson",
-    "Sophie",
-    "Wesley",
-    "Sadie",
-    "Jeremiah",
-    "Delilah",
-    "Hunter",
-    "Josephine",
-    "Leonardo",
-    "Nevaeh",
-    "Jordan",
-    "Adeline",
-    "Jose",
-    "Arya",
-    "Bennett",
-    "Emery",
-    "Silas",
-    "Lydia",
-    "Nicholas",
-    "Clara",
-    "Parker",
-    "Vivian",
-    "Beau",
-    "Madeline",
-    "Weston",
-    "Peyton",
-    "Austin",
-    "Julia",
-    "Connor",
-    "Rylee",
-    "Carson",
-    "Brielle",
-    "Dominic",
-    "Reagan",
-    "Xavier",
-    "Natalia",
-    "Jaxson",
-    "Jade",
-    "Jace",
-    "Athena",
-    "Emmett",
-    "Maria",
-    "Adam",
-    "Leilani",
-    "Declan",
-    "Everleigh",
-    "Rowan",
-    "Liliana",
-    "Micah",
-    "Melanie",
-    "Kayden",
-    "Mackenzie",
-    "Gael",
-    "Hadley",
-    "River",
-    "Raelynn",
-    "Ryder",
-    "Kaylee",
-    "Kingston",
-    "Rose",
-    "Damian",
-    "Arianna",
-    "Sawyer",
-    "Isabelle",
-    "Luka",
-    "Melody",
-    "Evan",
-    "Eliza",
-    "Vincent",
-    "Lyla",
-    "Legend",
-    "Katherine",
-    "Myles",
-    "Aubree",
-    "Harrison",
-    "Adalynn",
-    "August",
-    "Kylie",
-    "Bryson",
-    "Faith",
-    "Amir",
-    "Mary",
-    "Giovanni",
-    "Margaret",
-    "Chase",
-    "Ximena",
-    "Diego",
-    "Iris",
-    "Milo",
-    "Alexandra",
-    "Jasper",
-    "Jasmine",
-    "Ivan",
-    "Charlie",
-    "Kevin",
-    "Amaya",
-];
+/// Customers' first and last names (`names.json`, beside the catalogue).
+#[derive(Deserialize)]
+struct Names {
+    first_names: Vec<String>,
+    last_names: Vec<String>,
+}
 
-const LAST_NAMES: &[&str] = &[
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-    "Gonzalez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-    "Lee",
-    "Perez",
-    "Thompson",
-    "White",
-    "Harris",
-    "Sanchez",
-    "Clark",
-    "Ramirez",
-    "Lewis",
-    "Robinson",
-    "Walker",
-    "Young",
-    "Allen",
-    "King",
-    "Wright",
-    "Scott",
-    "Torres",
-    "Nguyen",
-    "Hill",
-    "Flores",
-    "Green",
-    "Adams",
-    "Nelson",
-    "Baker",
-    "Hall",
-    "Rivera",
-    "Campbell",
-    "Mitchell",
-    "Carter",
-    "Roberts",
-    "Gomez",
-    "Phillips",
-    "Evans",
-    "Turner",
-    "Diaz",
-    "Parker",
-    "Cruz",
-    "Edwards",
-    "Collins",
-    "Reyes",
-    "Stewart",
-    "Morris",
-    "Morales",
-    "Murphy",
-    "Cook",
-    "Rogers",
-    "Gutierrez",
-    "Ortiz",
-    "Morgan",
-    "Cooper",
-    "Peterson",
-    "Bailey",
-    "Reed",
-    "Kelly",
-    "Howard",
-    "Ramos",
-    "Kim",
-    "Cox",
-    "Ward",
-    "Richardson",
-    "Watson",
-    "Brooks",
-    "Chavez",
-    "Wood",
-    "James",
-    "Bennett",
-    "Gray",
-    "Mendoza",
-    "Ruiz",
-    "Hughes",
-    "Price",
-    "Alvarez",
-    "Castillo",
-    "Sanders",
-    "Patel",
-    "Myers",
-    "Long",
-    "Ross",
-    "Foster",
-    "Jimenez",
-    "Powell",
-    "Jenkins",
-    "Perry",
-    "Russell",
-    "Sullivan",
-    "Bell",
-    "Coleman",
-    "Butler",
-    "Henderson",
-    "Barnes",
-    "Gonzales",
-    "Fisher",
-    "Vasquez",
-    "Simmons",
-    "Romero",
-    "Jordan",
-    "Patterson",
-    "Alexander",
-    "Hamilton",
-    "Graham",
-    "Reynolds",
-    "Griffin",
-    "Wallace",
-    "Moreno",
-    "West",
-    "Cole",
-    "Hayes",
-    "Bryant",
-    "Herrera",
-    "Gibson",
-    "Ellis",
-    "Tran",
-    "Medina",
-    "Aguilar",
-    "Stevens",
-    "Murray",
-    "Ford",
-    "Castro",
-    "Marshall",
-    "Owens",
-    "Harrison",
-    "Fernandez",
-    "McDonald",
-    "Woods",
-    "Washington",
-    "Kennedy",
-    "Wells",
-    "Vargas",
-    "Henry",
-    "Chen",
-    "Freeman",
-    "Webb",
-    "Tucker",
-    "Guzman",
-    "Burns",
-    "Crawford",
-    "Olson",
-    "Simpson",
-    "Porter",
-    "Hunter",
-    "Gordon",
-    "Mendez",
-    "Silva",
-    "Shaw",
-    "Snyder",
-    "Mason",
-    "Dixon",
-    "Munoz",
-    "Hunt",
-    "Hicks",
-    "Holmes",
-    "Palmer",
-    "Wagner",
-    "Black",
-    "Robertson",
-    "Boyd",
-    "Rose",
-    "Stone",
-    "Salazar",
-    "Fox",
-    "Warren",
-    "Mills",
-    "Meyer",
-    "Rice",
-    "Schmidt",
-    "Garza",
-    "Daniels",
-    "Ferguson",
-    "Nichols",
-    "Stephens",
-    "Soto",
-    "Weaver",
-    "Ryan",
-    "Gardner",
-    "Payne",
-    "Grant",
-    "Dunn",
-    "Kelley",
-    "Spencer",
-    "Hawkins",
-    "Arnold",
-    "Pierce",
-    "Vazquez",
-    "Hansen",
-    "Peters",
-    "Santos",
-    "Hart",
-    "Bradley",
-    "Knight",
-    "Elliott",
-    "Cunningham",
-    "Duncan",
-    "Armstrong",
-    "Hudson",
-    "Carroll",
-    "Lane",
-    "Riley",
-    "Andrews",
-    "Alvarado",
-    "Ray",
-    "Delgado",
-    "Berry",
-    "Perkins",
-    "Hoffman",
-    "Johnston",
-    "Matthews",
-    "Pena",
-    "Richards",
-    "Contreras",
-    "Willis",
-    "Carpenter",
-    "Lawrence",
-    "Sandoval",
-    "Yamamoto",
-    "Nakamura",
-    "Larsen",
-    "Lindqvist",
-    "Okafor",
-    "Haugen",
-];
+impl Names {
+    fn load() -> Result<Self, String> {
+        let names: Names = serde_json::from_str(include_str!("names.json"))
+            .map_err(|e| format!("the built-in names are damaged: {e}"))?;
+        if names.first_names.is_empty() || names.last_names.is_empty() {
+            return Err("the built-in names list is empty".into());
+        }
+        Ok(names)
+    }
+}
 
 /// How much data to make.
 #[derive(Debug, Clone, Copy)]
@@ -686,32 +202,67 @@ impl Table {
     }
 }
 
+/// The whole data set for `seed`. Each part draws from a stream of its own
+/// (`fork`), so the parts are independent of each other and of the order
+/// they are made in.
 pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, String> {
-    let customer_ids = IdPermutation::new(id_key, "customers");
-    let order_ids = IdPermutation::new(id_key, "orders");
-    let item_ids = IdPermutation::new(id_key, "order_items");
+    let ids = Ids {
+        customers: IdPermutation::new(id_key, "customers"),
+        orders: IdPermutation::new(id_key, "orders"),
+        items: IdPermutation::new(id_key, "order_items"),
+    };
     let root = Rng::new(seed);
     let catalog = Catalog::load(&mut root.fork(1))?;
-    let mut tables = Vec::new();
+    let names = Names::load()?;
+    let (customers, by_store) = customers(&mut root.fork(2), scale, &ids, &names)?;
+    let inventory = inventory(&mut root.fork(3), &catalog);
+    let (orders, order_items) = orders(&mut root.fork(4), scale, &ids, &catalog, &by_store)?;
+    Ok(Dataset {
+        tables: vec![
+            stores(),
+            categories(),
+            product_types(&catalog),
+            products(&catalog),
+            customers,
+            inventory,
+            orders,
+            order_items,
+        ],
+    })
+}
 
+/// The id numbering of the tables whose ids are permuted ([`IdPermutation`]).
+struct Ids {
+    customers: IdPermutation,
+    orders: IdPermutation,
+    items: IdPermutation,
+}
+
+fn stores() -> TableData {
     let mut stores = Table::new("stores", "store_id, store_name, is_online");
     for (i, (name, online, _)) in STORES.iter().enumerate() {
         stores.row(&[&(i + 1).to_string(), name, if *online { "t" } else { "f" }]);
     }
-    tables.push(stores.done());
+    stores.done()
+}
 
+fn categories() -> TableData {
     let mut categories = Table::new("categories", "category_id, category_name");
     for (i, name) in CATEGORIES.iter().enumerate() {
         categories.row(&[&(i + 1).to_string(), &esc(name)]);
     }
-    tables.push(categories.done());
+    categories.done()
+}
 
+fn product_types(catalog: &Catalog) -> TableData {
     let mut types = Table::new("product_types", "type_id, category_id, type_name");
     for t in &catalog.types {
         types.row(&[&t.id.to_string(), &t.category_id.to_string(), &esc(&t.name)]);
     }
-    tables.push(types.done());
+    types.done()
+}
 
+fn products(catalog: &Catalog) -> TableData {
     let mut products = Table::new(
         "products",
         "product_id, sku, product_name, category_id, type_id, cost, base_price, gross_margin_percent, product_description",
@@ -729,10 +280,16 @@ pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, S
             &esc(&p.description),
         ]);
     }
-    tables.push(products.done());
+    products.done()
+}
 
-    // Customers, each with a home store.
-    let mut rng = root.fork(2);
+/// Customers, each with a home store; also returns each store's customer ids.
+fn customers(
+    rng: &mut Rng,
+    scale: Scale,
+    ids: &Ids,
+    names: &Names,
+) -> Result<(TableData, Vec<Vec<i32>>), String> {
     let mut customers = Table::new(
         "customers",
         "customer_id, first_name, last_name, email, phone, primary_store_id, created_at",
@@ -740,11 +297,11 @@ pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, S
     let mut by_store: Vec<Vec<i32>> = vec![Vec::new(); STORES.len()];
     let first_day = Date::from_calendar_date(2019, Month::June, 1).map_err(|e| e.to_string())?;
     for n in 1..=scale.customers as u32 {
-        let id = customer_ids.id(n);
+        let id = ids.customers.id(n);
         let store = rng.weighted(STORE_WEIGHT);
         by_store[store].push(id);
-        let first = *rng.pick(FIRST_NAMES);
-        let last = *rng.pick(LAST_NAMES);
+        let first = rng.pick(&names.first_names);
+        let last = rng.pick(&names.last_names);
         let created = first_day + time::Duration::days(rng.between(0, 7 * 365 - 30));
         customers.row(&[
             &id.to_string(),
@@ -761,10 +318,11 @@ pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, S
             &created.to_string(),
         ]);
     }
-    tables.push(customers.done());
+    Ok((customers.done(), by_store))
+}
 
-    // Inventory: every store stocks every product; a few are out of stock.
-    let mut rng = root.fork(3);
+/// Every store stocks every product; a few are out of stock.
+fn inventory(rng: &mut Rng, catalog: &Catalog) -> TableData {
     let mut inventory = Table::new("inventory", "store_id, product_id, stock_level");
     for (s, (_, online, _)) in STORES.iter().enumerate() {
         for p in &catalog.products {
@@ -778,47 +336,25 @@ pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, S
             inventory.row(&[&(s + 1).to_string(), &p.id.to_string(), &level.to_string()]);
         }
     }
-    tables.push(inventory.done());
+    inventory.done()
+}
 
-    // Orders and their lines.
-    let mut rng = root.fork(4);
+/// Orders and their lines, day by day. Both come from one stream (a line's
+/// draws follow its order's), so they are made together.
+fn orders(
+    rng: &mut Rng,
+    scale: Scale,
+    ids: &Ids,
+    catalog: &Catalog,
+    by_store: &[Vec<i32>],
+) -> Result<(TableData, TableData), String> {
     let mut orders = Table::new("orders", "order_id, customer_id, store_id, order_date");
     let mut items = Table::new(
         "order_items",
         "order_item_id, order_id, store_id, product_id, quantity, unit_price, discount_percent, discount_amount, total_amount",
     );
-    let by_category: Vec<Vec<&super::catalog::Product>> = (1..=CATEGORIES.len() as i32)
-        .map(|c| catalog.in_category(c))
-        .collect();
-    // Popularity within a category: a few best sellers, a long tail.
-    let popularity: Vec<Vec<f64>> = by_category
-        .iter()
-        .map(|products| {
-            (0..products.len())
-                .map(|_| 0.2 + rng.unit().powi(3) * 3.0)
-                .collect()
-        })
-        .collect();
-    let days_per_year: Vec<f64> = (FIRST_YEAR..=LAST_YEAR)
-        .map(|y| {
-            if time::util::is_leap_year(y) {
-                366.0
-            } else {
-                365.0
-            }
-        })
-        .collect();
-    let growth_total: f64 = (0..days_per_year.len())
-        .map(|i| GROWTH.powi(i as i32) * days_per_year[i])
-        .sum();
-    // Orders per day in the first year, before seasonality (mean season 1.0).
-    let base_per_day = scale.orders / growth_total;
-    let month_volume: Vec<f64> = (0..12)
-        .map(|m| {
-            let sum: f64 = (0..9).map(|c| SEASON[c][m] * CATEGORY_WEIGHT[c]).sum();
-            sum / CATEGORY_WEIGHT.iter().sum::<f64>()
-        })
-        .collect();
+    let shelves = Shelves::new(rng, catalog);
+    let volume = Volume::new(scale);
     let mut order_n = 0u32;
     let mut item_n = 0u32;
     let mut day =
@@ -827,29 +363,21 @@ pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, S
         Date::from_calendar_date(LAST_YEAR, Month::December, 31).map_err(|e| e.to_string())?;
     while day <= last_day {
         let month = u8::from(day.month()) as usize - 1;
-        let year_index = day.year() - FIRST_YEAR;
-        let weekend = matches!(
-            day.weekday(),
-            time::Weekday::Saturday | time::Weekday::Sunday
-        );
-        let mean = base_per_day
-            * GROWTH.powi(year_index)
-            * month_volume[month]
-            * if weekend { 1.3 } else { 0.88 };
-        let count = rng.poisson(mean);
+        let count = rng.poisson(volume.orders_on(day));
         let date_text = day.to_string();
         let category_weights: Vec<f64> = (0..9)
             .map(|c| SEASON[c][month] * CATEGORY_WEIGHT[c])
             .collect();
         for _ in 0..count {
             order_n += 1;
-            let order_id = order_ids.id(order_n);
+            let order_id = ids.orders.id(order_n);
             let store = rng.weighted(STORE_WEIGHT);
             // Most buy at their home store; some shop elsewhere (or online).
             let customer = if rng.chance(0.85) && !by_store[store].is_empty() {
                 *rng.pick(&by_store[store])
             } else {
-                customer_ids.id(rng.between(1, scale.customers as i64) as u32)
+                ids.customers
+                    .id(rng.between(1, scale.customers as i64) as u32)
             };
             orders.row(&[
                 &order_id.to_string(),
@@ -860,34 +388,17 @@ pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, S
             let lines = 1 + rng.weighted(&[0.42, 0.30, 0.18, 0.10]);
             for _ in 0..lines {
                 item_n += 1;
-                let item_id = item_ids.id(item_n);
-                let category = rng.weighted(&category_weights);
-                let product = by_category[category][rng.weighted(&popularity[category])];
-                let quantity: i64 = if product.price_cents < 2_000 {
-                    1 + rng.weighted(&[0.45, 0.25, 0.15, 0.1, 0.05]) as i64
-                } else if product.price_cents < 10_000 {
-                    1 + rng.weighted(&[0.75, 0.18, 0.07]) as i64
-                } else {
-                    1
-                };
-                // Unit price within +-5 % of base price.
-                let unit =
-                    ((product.price_cents as f64) * (0.95 + rng.unit() * 0.10)).round() as i64;
-                let discount_percent: i64 = if rng.chance(0.15) {
-                    *rng.pick(&[5, 10, 10, 15, 20, 25])
-                } else {
-                    0
-                };
-                let gross = unit * quantity;
-                let discount = (gross * discount_percent + 50) / 100;
+                let line = order_line(rng, &shelves, &category_weights);
+                let gross = line.unit_cents * line.quantity;
+                let discount = (gross * line.discount_percent + 50) / 100;
                 items.row(&[
-                    &item_id.to_string(),
+                    &ids.items.id(item_n).to_string(),
                     &order_id.to_string(),
                     &(store + 1).to_string(),
-                    &product.id.to_string(),
-                    &quantity.to_string(),
-                    &cents(unit),
-                    &discount_percent.to_string(),
+                    &line.product_id.to_string(),
+                    &line.quantity.to_string(),
+                    &cents(line.unit_cents),
+                    &line.discount_percent.to_string(),
                     &cents(discount),
                     &cents(gross - discount),
                 ]);
@@ -895,9 +406,116 @@ pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, S
         }
         day = day.next_day().ok_or("date overflow")?;
     }
-    tables.push(orders.done());
-    tables.push(items.done());
-    Ok(Dataset { tables })
+    Ok((orders.done(), items.done()))
+}
+
+/// The products of each category and how well each sells: a few best
+/// sellers, a long tail.
+struct Shelves<'a> {
+    by_category: Vec<Vec<&'a Product>>,
+    popularity: Vec<Vec<f64>>,
+}
+
+impl<'a> Shelves<'a> {
+    fn new(rng: &mut Rng, catalog: &'a Catalog) -> Self {
+        let by_category: Vec<Vec<&Product>> = (1..=CATEGORIES.len() as i32)
+            .map(|c| catalog.in_category(c))
+            .collect();
+        let popularity = by_category
+            .iter()
+            .map(|products| {
+                (0..products.len())
+                    .map(|_| 0.2 + rng.unit().powi(3) * 3.0)
+                    .collect()
+            })
+            .collect();
+        Self {
+            by_category,
+            popularity,
+        }
+    }
+}
+
+/// How many orders to expect per day: yearly growth, the season's overall
+/// volume, busier weekends.
+struct Volume {
+    /// Orders per day in the first year, before seasonality (mean season 1.0).
+    base_per_day: f64,
+    month_volume: Vec<f64>,
+}
+
+impl Volume {
+    fn new(scale: Scale) -> Self {
+        let days_per_year: Vec<f64> = (FIRST_YEAR..=LAST_YEAR)
+            .map(|y| {
+                if time::util::is_leap_year(y) {
+                    366.0
+                } else {
+                    365.0
+                }
+            })
+            .collect();
+        let growth_total: f64 = (0..days_per_year.len())
+            .map(|i| GROWTH.powi(i as i32) * days_per_year[i])
+            .sum();
+        let month_volume = (0..12)
+            .map(|m| {
+                let sum: f64 = (0..9).map(|c| SEASON[c][m] * CATEGORY_WEIGHT[c]).sum();
+                sum / CATEGORY_WEIGHT.iter().sum::<f64>()
+            })
+            .collect();
+        Self {
+            base_per_day: scale.orders / growth_total,
+            month_volume,
+        }
+    }
+
+    /// The mean number of orders on `day`.
+    fn orders_on(&self, day: Date) -> f64 {
+        let month = u8::from(day.month()) as usize - 1;
+        let year_index = day.year() - FIRST_YEAR;
+        let weekend = matches!(
+            day.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        );
+        self.base_per_day
+            * GROWTH.powi(year_index)
+            * self.month_volume[month]
+            * if weekend { 1.3 } else { 0.88 }
+    }
+}
+
+/// One order line as drawn (amounts in cents).
+struct Line {
+    product_id: i32,
+    quantity: i64,
+    unit_cents: i64,
+    discount_percent: i64,
+}
+
+fn order_line(rng: &mut Rng, shelves: &Shelves<'_>, category_weights: &[f64]) -> Line {
+    let category = rng.weighted(category_weights);
+    let product = shelves.by_category[category][rng.weighted(&shelves.popularity[category])];
+    let quantity: i64 = if product.price_cents < 2_000 {
+        1 + rng.weighted(&[0.45, 0.25, 0.15, 0.1, 0.05]) as i64
+    } else if product.price_cents < 10_000 {
+        1 + rng.weighted(&[0.75, 0.18, 0.07]) as i64
+    } else {
+        1
+    };
+    // Unit price within +-5 % of base price.
+    let unit_cents = ((product.price_cents as f64) * (0.95 + rng.unit() * 0.10)).round() as i64;
+    let discount_percent: i64 = if rng.chance(0.15) {
+        *rng.pick(&[5, 10, 10, 15, 20, 25])
+    } else {
+        0
+    };
+    Line {
+        product_id: product.id,
+        quantity,
+        unit_cents,
+        discount_percent,
+    }
 }
 
 #[cfg(test)]
@@ -912,6 +530,18 @@ mod tests {
             hash.update(t.copy_text.as_bytes());
         }
         hex::encode(hash.finalize())
+    }
+
+    #[test]
+    fn names_load_and_are_distinct() {
+        let names = Names::load().unwrap();
+        for list in [&names.first_names, &names.last_names] {
+            let mut sorted = list.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), list.len());
+            assert!(list.len() > 200);
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -50,20 +52,7 @@ pub fn other_jwk(kid: &str) -> Value {
     let text = String::from_utf8(output.stdout).unwrap();
     let hex_modulus = text.trim().trim_start_matches("Modulus=");
     let bytes = hex::decode(hex_modulus).unwrap();
-    json!({"kty": "RSA", "use": "sig", "kid": kid, "e": "AQAB", "n": base64url(&bytes)})
-}
-
-/// Unpadded base64url (JWT segments).
-pub fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    json!({"kty": "RSA", "use": "sig", "kid": kid, "e": "AQAB", "n": URL_SAFE_NO_PAD.encode(bytes)})
 }
 
 pub fn now() -> i64 {

@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
-use reqwest::{Client, Url};
+use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::{Client, RequestBuilder, Url};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -129,8 +129,14 @@ impl fmt::Debug for AccessToken {
 
 /// The token request, prepared once so configuration errors surface at construction.
 enum TokenRequest {
-    ClientSecret { url: Url, form: String },
-    ManagedIdentity { url: Url, header: HeaderValue },
+    ClientSecret {
+        url: Url,
+        form: Vec<(&'static str, String)>,
+    },
+    ManagedIdentity {
+        url: Url,
+        header: HeaderValue,
+    },
 }
 
 struct Cached {
@@ -188,12 +194,12 @@ impl TokenCache {
                     })?
                     .pop_if_empty()
                     .extend([tenant_id.trim(), "oauth2", "v2.0", "token"]);
-                let form = form_encode(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id.trim()),
-                    ("client_secret", &client_secret),
-                    ("scope", SCOPE),
-                ]);
+                let form = vec![
+                    ("grant_type", "client_credentials".into()),
+                    ("client_id", client_id.trim().into()),
+                    ("client_secret", client_secret),
+                    ("scope", SCOPE.into()),
+                ];
                 TokenRequest::ClientSecret { url, form }
             }
             EntraCredential::ManagedIdentity {
@@ -253,13 +259,12 @@ impl TokenCache {
         }
     }
 
-    async fn fetch(&self) -> Result<Cached, Failure> {
-        let (request, what, hint) = match &self.request {
+    /// The request for a token, what it asks and what to check when refused.
+    fn request(&self) -> (RequestBuilder, &'static str, &'static str) {
+        match &self.request {
             TokenRequest::ClientSecret { url, form } => (
-                self.http
-                    .post(url.clone())
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form.clone()),
+                // application/x-www-form-urlencoded, Content-Type included.
+                self.http.post(url.clone()).form(form),
                 "Entra token endpoint",
                 "check tenant_id, client_id and client_secret (and that the secret has not expired)",
             ),
@@ -270,7 +275,11 @@ impl TokenCache {
                 "managed identity endpoint",
                 "check that a managed identity is assigned to the app and, for a user-assigned one, the client_id",
             ),
-        };
+        }
+    }
+
+    async fn fetch(&self) -> Result<Cached, Failure> {
+        let (request, what, hint) = self.request();
         tracing::debug!(source = what, "requesting Entra access token");
         let started = Instant::now();
         let response = request
@@ -380,49 +389,33 @@ impl NumberOrString {
     }
 }
 
-/// `application/x-www-form-urlencoded`, written here because reqwest's `form`
-/// feature is not enabled in the host project.
-fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        encode_component(name, &mut out);
-        out.push('=');
-        encode_component(value, &mut out);
-    }
-    out
-}
-
-fn encode_component(text: &str, out: &mut String) {
-    for &byte in text.as_bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::CONTENT_TYPE;
 
     #[test]
     fn form_encoding_round_trips_through_url_parser() {
+        super::super::tls_init();
         let secret = "a+b/c=d&e f~ü%";
-        let encoded = form_encode(&[("client_secret", secret), ("scope", SCOPE)]);
+        let credential = EntraCredential::client_secret("tenant", "client", secret);
+        let cache = TokenCache::new(credential, Client::new()).unwrap();
+        let request = cache.request().0.build().unwrap();
+        assert_eq!(
+            request.headers()[CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        let body = request.body().and_then(|b| b.as_bytes()).unwrap();
+        let encoded = std::str::from_utf8(body).unwrap();
         assert_eq!(
             encoded,
-            "client_secret=a%2Bb%2Fc%3Dd%26e+f%7E%C3%BC%25&scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default"
+            "grant_type=client_credentials&client_id=client&\
+             client_secret=a%2Bb%2Fc%3Dd%26e+f%7E%C3%BC%25&scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default"
         );
         let url = Url::parse(&format!("http://x/?{encoded}")).unwrap();
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        assert_eq!(pairs[0], ("client_secret".into(), secret.into()));
-        assert_eq!(pairs[1], ("scope".into(), SCOPE.into()));
+        assert_eq!(pairs[2], ("client_secret".into(), secret.into()));
+        assert_eq!(pairs[3], ("scope".into(), SCOPE.into()));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant, SystemTime};
 
+use httpdate::HttpDate;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::embedder::RemoteOptions;
@@ -86,40 +87,12 @@ pub(super) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date
-/// form servers are allowed to send (RFC 9110 §5.6.7).
+/// form servers are allowed to send (RFC 9110 §5.6.7). `httpdate` also reads
+/// the two obsolete forms; those are still refused, by asking that the date
+/// print back exactly as it was sent (httpdate prints IMF-fixdates).
 fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let mut parts = value.split_ascii_whitespace();
-    let _weekday = parts.next()?.strip_suffix(',')?;
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = parts.next()?;
-    let year: i64 = parts.next()?.parse().ok()?;
-    let time = parts.next()?;
-    if parts.next()? != "GMT" || parts.next().is_some() {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let days = u64::try_from(days_from_civil(year, month, day as i64)).ok()?;
-    let secs = days * 86_400 + h * 3_600 + m * 60 + s;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let date: HttpDate = value.parse().ok()?;
+    (date.to_string() == value).then(|| date.into())
 }
 
 #[cfg(test)]
@@ -157,6 +130,7 @@ mod tests {
         );
         assert!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none());
         assert!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST").is_none());
+        assert!(parse_http_date("Sun Nov  6 08:49:37 1994").is_none());
     }
 
     #[test]

@@ -63,8 +63,7 @@ impl Server {
             tracing::info!("stopping the embedded PostgreSQL");
             tokio::task::spawn_blocking(move || pg.stop())
                 .await
-                .context("stopping PostgreSQL")?
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .context("stopping PostgreSQL")??;
         }
         served??;
         Ok(())
@@ -86,7 +85,7 @@ fn authenticator(
     Ok(match args.identity {
         IdentityMode::DevHeader => Arc::new(DevHeaderAuthenticator::new(scopes)),
         IdentityMode::Entra => {
-            let settings = args.entra.settings().map_err(anyhow::Error::msg)?;
+            let settings = args.entra.settings()?;
             tracing::info!(
                 tenant = %settings.tenant_id,
                 audiences = ?settings.audiences,
@@ -96,7 +95,7 @@ fn authenticator(
                 mapped_users = settings.user_map.len(),
                 "identity: Entra ID bearer tokens"
             );
-            Arc::new(EntraAuthenticator::new(settings, scopes).map_err(anyhow::Error::msg)?)
+            Arc::new(EntraAuthenticator::new(settings, scopes)?)
         }
     })
 }
@@ -141,14 +140,13 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
         });
     }
     let db_args = args.db.clone();
-    let embedded = match db_args.target().map_err(anyhow::Error::msg)? {
+    let embedded = match db_args.target()? {
         Target::Embedded(pg) => Some(pg),
         Target::External { .. } => None,
     };
     let resolved = tokio::task::spawn_blocking(move || db_args.resolve())
         .await
-        .context("starting the database")?
-        .map_err(anyhow::Error::msg)?;
+        .context("starting the database")??;
     if embedded.is_some() {
         let admin = resolved
             .admin
@@ -205,8 +203,7 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
         args.query_limits(),
         args.db.db_pool_size,
         resolved.tls,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let db = Arc::new(db);
     // A database that is down at start-up is not fatal: queries answer
     // `unavailable` until it is back.
@@ -272,7 +269,7 @@ async fn session_rows(
 /// with none of the tools, would both be surprises.
 fn component_policy(args: &ServeArgs) -> anyhow::Result<Policy> {
     let path = args.policy_path();
-    match Policy::read(&path, args.ceilings()).map_err(anyhow::Error::msg)? {
+    match Policy::read(&path, args.ceilings())? {
         Some(policy) => {
             tracing::info!(
                 file = %path.display(),
@@ -299,7 +296,7 @@ fn component_policy(args: &ServeArgs) -> anyhow::Result<Policy> {
 
 /// Starts the server described by `args` and returns once it listens.
 pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
-    args.validate().map_err(anyhow::Error::msg)?;
+    args.validate()?;
     if args.identity == IdentityMode::DevHeader && !args.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %args.listen,

@@ -11,7 +11,7 @@ use crate::audit::AuditTarget;
 use crate::db::caller::QueryLimits;
 use crate::db::settings::DbArgs;
 use crate::embeddings::settings::EmbeddingArgs;
-use crate::identity::entra::EntraSettings;
+use crate::identity::entra::{EntraSettings, EntraSettingsError};
 use crate::mcp::rate_limit::RateSetting;
 use crate::runtime::limits::SandboxLimits;
 use crate::runtime::policy::Ceilings;
@@ -167,7 +167,7 @@ pub struct EntraArgs {
 }
 
 impl EntraArgs {
-    pub fn settings(&self) -> Result<EntraSettings, String> {
+    pub fn settings(&self) -> Result<EntraSettings, EntraSettingsError> {
         let user_map = match &self.entra_user_map {
             Some(path) => EntraSettings::read_user_map(path)?,
             None => Default::default(),
@@ -176,7 +176,7 @@ impl EntraArgs {
             tenant_id: self
                 .entra_tenant_id
                 .clone()
-                .ok_or("--entra-tenant-id is required with --identity entra")?,
+                .ok_or(EntraSettingsError::NoTenantId)?,
             audiences: self.entra_audience.clone(),
             authority: self.entra_authority.trim_end_matches('/').to_string(),
             user_claim: self.entra_user_claim.clone(),
@@ -395,16 +395,14 @@ impl ServeArgs {
     }
 
     /// Refuses combinations that would be unsafe.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.identity == IdentityMode::DevHeader
             && !self.listen.ip().is_loopback()
             && !self.allow_dev_header_on_network
         {
-            return Err(format!(
-                "--identity dev-header trusts a header anyone can send, so it only listens on loopback; \
-                 {} is not loopback (pass --allow-dev-header-on-network to force it)",
-                self.listen
-            ));
+            return Err(ConfigError::DevHeaderOnNetwork {
+                listen: self.listen,
+            });
         }
         if self.identity == IdentityMode::Entra {
             self.entra.settings()?;
@@ -412,13 +410,29 @@ impl ServeArgs {
         if let Some(url) = &self.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
-            return Err(format!("--public-url must be an http(s) URL, got {url}"));
+            return Err(ConfigError::PublicUrl { url: url.clone() });
         }
         if self.memory_limit_mib == 0 || self.max_instances == 0 {
-            return Err("--memory-limit-mib and --max-instances must be positive".into());
+            return Err(ConfigError::ZeroLimit);
         }
         Ok(())
     }
+}
+
+/// A combination of settings `serve` refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "--identity dev-header trusts a header anyone can send, so it only listens on loopback; \
+         {listen} is not loopback (pass --allow-dev-header-on-network to force it)"
+    )]
+    DevHeaderOnNetwork { listen: SocketAddr },
+    #[error(transparent)]
+    Entra(#[from] EntraSettingsError),
+    #[error("--public-url must be an http(s) URL, got {url}")]
+    PublicUrl { url: String },
+    #[error("--memory-limit-mib and --max-instances must be positive")]
+    ZeroLimit,
 }
 
 #[cfg(test)]

@@ -91,9 +91,7 @@ async fn admin(
     db: &DbArgs,
 ) -> anyhow::Result<(tokio_postgres::Client, mcp_host::db::settings::Resolved)> {
     let args = db.clone();
-    let resolved = tokio::task::spawn_blocking(move || args.resolve())
-        .await?
-        .map_err(anyhow::Error::msg)?;
+    let resolved = tokio::task::spawn_blocking(move || args.resolve()).await??;
     let config = resolved.admin.as_ref().context(
         "an administrative connection is needed: set DATABASE_URL (or the POSTGRES_* variables)",
     )?;

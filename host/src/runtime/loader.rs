@@ -12,7 +12,7 @@ use wasmtime::component::Linker;
 
 use super::cache::{CompiledCache, Origin, sha256_hex};
 use super::contract::{self, ContractError};
-use super::policy::{Grant, Policy};
+use super::policy::{Grant, Policy, PolicyError};
 use super::sandbox::{CallError, Sandbox};
 use super::tooldef::{self, ToolDefError, ToolSpec};
 use crate::bindings::ToolComponentPre;
@@ -77,8 +77,8 @@ pub enum LoadError {
     Discover(#[from] CallError),
     #[error("{0}")]
     ToolDef(#[from] ToolDefError),
-    #[error("{0}")]
-    Policy(String),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 pub struct Loader {
@@ -124,11 +124,7 @@ impl Loader {
             .unwrap_or_else(|| path.to_string_lossy().into());
         let digest = sha256_hex(&wasm);
         // Before compiling: a component the policy refuses costs nothing.
-        let grant = self
-            .policy
-            .load()
-            .grant(&file, &digest)
-            .map_err(LoadError::Policy)?;
+        let grant = self.policy.load().grant(&file, &digest)?;
         let (engine, cache, key) = (self.engine.clone(), self.cache.clone(), digest.clone());
         let (component, origin) =
             tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))

@@ -16,7 +16,7 @@
 mod jwks;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use super::{AuthError, Authenticator, Identity, PublicBase, ScopeResolver};
 use jwks::Jwks;
+pub use jwks::{JwksError, KeySetError};
 
 /// Where Entra lives in the public cloud.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -84,16 +85,22 @@ impl EntraSettings {
 
     /// Reads the operator's `oid = "rls user id"` map (TOML: a `[users]`
     /// table).
-    pub fn read_user_map(path: &Path) -> Result<HashMap<String, Uuid>, String> {
+    pub fn read_user_map(path: &Path) -> Result<HashMap<String, Uuid>, EntraSettingsError> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct File {
             users: HashMap<String, Uuid>,
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the user map {}: {e}", path.display()))?;
-        let file: File = toml::from_str(&text)
-            .map_err(|e| format!("the user map {} is malformed: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|error| EntraSettingsError::ReadUserMap {
+                path: path.to_path_buf(),
+                error,
+            })?;
+        let file: File =
+            toml::from_str(&text).map_err(|error| EntraSettingsError::MalformedUserMap {
+                path: path.to_path_buf(),
+                error,
+            })?;
         Ok(file
             .users
             .into_iter()
@@ -101,17 +108,17 @@ impl EntraSettings {
             .collect())
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), EntraSettingsError> {
         if self.tenant_id.trim().is_empty()
             || !self
                 .tenant_id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         {
-            return Err("--entra-tenant-id must be the tenant's id (a GUID) or domain".into());
+            return Err(EntraSettingsError::TenantId);
         }
         if self.audiences.is_empty() {
-            return Err("--entra-audience is required with --identity entra".into());
+            return Err(EntraSettingsError::NoAudience);
         }
         let authority = self.authority.trim_end_matches('/');
         let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
@@ -122,12 +129,45 @@ impl EntraSettings {
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
             });
         if !authority.starts_with("https://") && !loopback {
-            return Err(format!(
-                "--entra-authority must be an https:// URL (got {authority})"
-            ));
+            return Err(EntraSettingsError::Authority {
+                authority: authority.into(),
+            });
         }
         Ok(())
     }
+}
+
+/// Why the Entra settings cannot be used. Wrapped errors are part of the
+/// message.
+#[derive(Debug, thiserror::Error)]
+pub enum EntraSettingsError {
+    #[error("--entra-tenant-id is required with --identity entra")]
+    NoTenantId,
+    #[error("--entra-tenant-id must be the tenant's id (a GUID) or domain")]
+    TenantId,
+    #[error("--entra-audience is required with --identity entra")]
+    NoAudience,
+    #[error("--entra-authority must be an https:// URL (got {authority})")]
+    Authority { authority: String },
+    #[error("cannot read the user map {}: {error}", path.display())]
+    ReadUserMap {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("the user map {} is malformed: {error}", path.display())]
+    MalformedUserMap {
+        path: PathBuf,
+        error: toml::de::Error,
+    },
+}
+
+/// Why the Entra mode cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum EntraError {
+    #[error(transparent)]
+    Settings(#[from] EntraSettingsError),
+    #[error(transparent)]
+    Jwks(#[from] JwksError),
 }
 
 pub struct EntraAuthenticator {
@@ -143,7 +183,7 @@ impl EntraAuthenticator {
     pub fn new(
         mut settings: EntraSettings,
         resolver: Arc<dyn ScopeResolver>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EntraError> {
         settings.authority = settings.authority.trim_end_matches('/').to_string();
         settings.validate()?;
         let issuer = settings.issuer();

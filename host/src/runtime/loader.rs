@@ -10,7 +10,8 @@ use arc_swap::ArcSwap;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::cache::{CompiledCache, Origin, sha256_hex};
+use super::cache::{CompiledCache, Origin};
+use super::component_file::ComponentFile;
 use super::contract::{self, ContractError};
 use super::policy::{Grant, Policy, PolicyError};
 use super::sandbox::{CallError, Sandbox};
@@ -116,13 +117,21 @@ impl Loader {
         self.policy.store(Arc::new(policy));
     }
 
-    /// Loads the component in `path` from bytes already read.
-    pub async fn load(&self, path: &Path, wasm: Vec<u8>) -> Result<LoadedComponent, LoadError> {
+    /// Loads the component in `path` from its bytes, already read and
+    /// hashed (bytes given as a `Vec<u8>` are hashed on the way in).
+    pub async fn load(
+        &self,
+        path: &Path,
+        component_file: impl Into<ComponentFile>,
+    ) -> Result<LoadedComponent, LoadError> {
+        let ComponentFile {
+            bytes: wasm,
+            digest,
+        } = component_file.into();
         let file: Arc<str> = path
             .file_name()
             .map(|n| n.to_string_lossy().into())
             .unwrap_or_else(|| path.to_string_lossy().into());
-        let digest = sha256_hex(&wasm);
         // Before compiling: a component the policy refuses costs nothing.
         let grant = self.policy.load().grant(&file, &digest)?;
         let (engine, cache, key) = (self.engine.clone(), self.cache.clone(), digest.clone());

@@ -17,7 +17,8 @@ use crate::db::caller::CallerDb;
 use crate::db::embedded::EmbeddedPostgres;
 use crate::db::scope::DbScopeResolver;
 use crate::db::sessions::SessionRows;
-use crate::db::settings::Target;
+use crate::db::settings::{Resolved, Target};
+use crate::db::setup::{self, Seed, Seeded, Steps};
 use crate::embeddings::Embeddings;
 use crate::identity::{
     DevHeaderAuthenticator, EntraAuthenticator, ScopeResolver, SharedAuthenticator,
@@ -36,6 +37,7 @@ use crate::runtime::policy::Policy;
 use crate::runtime::registry::Registry;
 use crate::runtime::sandbox::Sandbox;
 use crate::runtime::{engine, watcher::Watcher};
+use crate::seed::SeedOptions;
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
@@ -64,8 +66,7 @@ impl Server {
             tracing::info!("stopping the embedded PostgreSQL");
             tokio::task::spawn_blocking(move || pg.stop())
                 .await
-                .context("stopping PostgreSQL")?
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .context("stopping PostgreSQL")??;
         }
         served??;
         Ok(())
@@ -87,7 +88,7 @@ fn authenticator(
     Ok(match args.identity {
         IdentityMode::DevHeader => Arc::new(DevHeaderAuthenticator::new(scopes)),
         IdentityMode::Entra => {
-            let settings = args.entra.settings().map_err(anyhow::Error::msg)?;
+            let settings = args.entra.settings()?;
             tracing::info!(
                 tenant = %settings.tenant_id,
                 audiences = ?settings.audiences,
@@ -97,7 +98,7 @@ fn authenticator(
                 mapped_users = settings.user_map.len(),
                 "identity: Entra ID bearer tokens"
             );
-            Arc::new(EntraAuthenticator::new(settings, scopes).map_err(anyhow::Error::msg)?)
+            Arc::new(EntraAuthenticator::new(settings, scopes)?)
         }
     })
 }
@@ -141,64 +142,14 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
             embedded: None,
         });
     }
-    let db_args = args.db.clone();
-    let embedded = match db_args.target().map_err(anyhow::Error::msg)? {
+    let embedded = match args.db.target()? {
         Target::Embedded(pg) => Some(pg),
         Target::External { .. } => None,
     };
-    let resolved = tokio::task::spawn_blocking(move || db_args.resolve())
-        .await
-        .context("starting the database")?
-        .map_err(anyhow::Error::msg)?;
-    if embedded.is_some() {
-        let admin = resolved
-            .admin
-            .as_ref()
-            .context("the embedded database has an admin connection")?;
-        let client = crate::db::migrate::connect_creating(admin, &resolved.tls).await?;
-        let report = crate::db::migrate::migrate(&client, &resolved.rls_secret, None).await?;
-        if !report.applied.is_empty() {
-            tracing::info!(applied = ?report.applied, "migrated the embedded database");
-        }
-        if args.demo_scale > 0.0
-            && !crate::seed::is_seeded(&client)
-                .await
-                .map_err(anyhow::Error::msg)?
-        {
-            tracing::info!(
-                scale = args.demo_scale,
-                "loading the Zava demo data (first start)"
-            );
-            let seeded = crate::seed::seed(
-                &client,
-                crate::seed::SeedOptions {
-                    seed: 42,
-                    scale: args.demo_scale,
-                    replace: false,
-                    progress: true,
-                },
-            )
-            .await
-            .map_err(anyhow::Error::msg)?;
-            tracing::info!(rows = ?seeded.rows, load_ms = seeded.load.as_millis() as u64, "demo data loaded");
-        }
-        // The demo's semantic search works out of the box: embed what is
-        // missing with the configured model (a no-op once done).
-        if let Some(embeddings) = embeddings {
-            let report =
-                crate::embeddings::product_index::embed_products(&client, embeddings, 32, true)
-                    .await
-                    .map_err(anyhow::Error::msg)?;
-            if report.embedded > 0 {
-                tracing::info!(
-                    model = %report.model.name,
-                    embedded = report.embedded,
-                    ms = report.elapsed.as_millis() as u64,
-                    "embedded the product catalogue"
-                );
-            }
-        }
-    }
+    let resolved = match embedded {
+        Some(_) => demo_database(args, embeddings).await?,
+        None => setup::resolve(&args.db).await?,
+    };
     let sessions = session_rows(args, &resolved).await;
     let db = CallerDb::with_tls(
         resolved.query,
@@ -206,8 +157,7 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
         args.query_limits(),
         args.db.db_pool_size,
         resolved.tls,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let db = Arc::new(db);
     // A database that is down at start-up is not fatal: queries answer
     // `unavailable` until it is back.
@@ -232,13 +182,54 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
     })
 }
 
+/// The embedded database as the demo wants it: migrated, loaded with the
+/// demo data on first start, and the products embedded.
+async fn demo_database(
+    args: &ServeArgs,
+    embeddings: Option<&Embeddings>,
+) -> anyhow::Result<Resolved> {
+    let demo = SeedOptions {
+        seed: 42,
+        scale: args.demo_scale,
+        replace: false,
+        progress: true,
+    };
+    let steps = Steps {
+        migrate: true,
+        seed: (args.demo_scale > 0.0).then_some(Seed::IfEmpty(demo)),
+    };
+    let set_up = setup::set_up(&args.db, steps).await?;
+    if let Some(report) = &set_up.migrated
+        && !report.applied.is_empty()
+    {
+        tracing::info!(applied = ?report.applied, "migrated the embedded database");
+    }
+    if let Some(Seeded::Loaded(seeded)) = &set_up.seeded {
+        tracing::info!(rows = ?seeded.rows, load_ms = seeded.load.as_millis() as u64, "demo data loaded");
+    }
+    // The demo's semantic search works out of the box: embed what is
+    // missing with the configured model (a no-op once done).
+    if let Some(embeddings) = embeddings {
+        let report =
+            crate::embeddings::product_index::embed_products(&set_up.client, embeddings, 32, true)
+                .await
+                .map_err(anyhow::Error::msg)?;
+        if report.embedded > 0 {
+            tracing::info!(
+                model = %report.model.name,
+                embedded = report.embedded,
+                ms = report.elapsed.as_millis() as u64,
+                "embedded the product catalogue"
+            );
+        }
+    }
+    Ok(set_up.resolved)
+}
+
 /// The shared session table, logged in as the sessions login on the same
 /// server as the query role. Not fatal when it cannot be used: sessions
 /// then live in this replica's memory, and the log says what that means.
-async fn session_rows(
-    args: &ServeArgs,
-    resolved: &crate::db::settings::Resolved,
-) -> Option<Arc<SessionRows>> {
+async fn session_rows(args: &ServeArgs, resolved: &Resolved) -> Option<Arc<SessionRows>> {
     if args.no_session_store {
         tracing::info!("MCP sessions: in this replica's memory (--no-session-store)");
         return None;
@@ -273,7 +264,7 @@ async fn session_rows(
 /// with none of the tools, would both be surprises.
 fn component_policy(args: &ServeArgs) -> anyhow::Result<Policy> {
     let path = args.policy_path();
-    match Policy::read(&path, args.ceilings()).map_err(anyhow::Error::msg)? {
+    match Policy::read(&path, args.ceilings())? {
         Some(policy) => {
             tracing::info!(
                 file = %path.display(),
@@ -300,7 +291,7 @@ fn component_policy(args: &ServeArgs) -> anyhow::Result<Policy> {
 
 /// Starts the server described by `args` and returns once it listens.
 pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
-    args.validate().map_err(anyhow::Error::msg)?;
+    args.validate()?;
     if args.identity == IdentityMode::DevHeader && !args.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %args.listen,

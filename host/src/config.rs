@@ -11,7 +11,7 @@ use crate::audit::AuditTarget;
 use crate::db::caller::QueryLimits;
 use crate::db::settings::DbArgs;
 use crate::embeddings::settings::EmbeddingArgs;
-use crate::identity::entra::EntraSettings;
+use crate::identity::entra::{EntraArgs, EntraSettingsError};
 use crate::mcp::rate_limit::RateSetting;
 use crate::runtime::limits::SandboxLimits;
 use crate::runtime::policy::Ceilings;
@@ -127,69 +127,6 @@ pub enum IdentityMode {
     DevHeader,
 }
 
-/// `--identity entra`: which tenant and app registration tokens come from.
-#[derive(Debug, Clone, Args)]
-pub struct EntraArgs {
-    /// Directory (tenant) id whose tokens are accepted.
-    #[arg(long, env = "MCP_ENTRA_TENANT_ID")]
-    pub entra_tenant_id: Option<String>,
-
-    /// Accepted token audiences: the app registration's client id and/or
-    /// Application ID URI (e.g. `api://zava-mcp`).
-    #[arg(long, env = "MCP_ENTRA_AUDIENCE", value_delimiter = ',')]
-    pub entra_audience: Vec<String>,
-
-    /// Entra's base URL (sovereign clouds differ).
-    #[arg(long, env = "MCP_ENTRA_AUTHORITY", default_value = crate::identity::entra::DEFAULT_AUTHORITY)]
-    pub entra_authority: String,
-
-    /// Token claim holding the caller's RLS user id.
-    #[arg(long, env = "MCP_ENTRA_USER_CLAIM", default_value = "rls_user_id")]
-    pub entra_user_claim: String,
-
-    /// TOML file mapping Entra object ids to RLS users (`[users]` table,
-    /// `"<oid>" = "<rls user id>"`), for tokens without the user claim.
-    #[arg(long, env = "MCP_ENTRA_USER_MAP")]
-    pub entra_user_map: Option<PathBuf>,
-
-    /// Delegated scopes (`scp`) that admit a caller (any one of them).
-    #[arg(long, env = "MCP_ENTRA_REQUIRED_SCOPES", value_delimiter = ',')]
-    pub entra_required_scopes: Vec<String>,
-
-    /// App roles (`roles`) that admit a caller (any one of them).
-    #[arg(long, env = "MCP_ENTRA_REQUIRED_ROLES", value_delimiter = ',')]
-    pub entra_required_roles: Vec<String>,
-
-    /// Shortest time between two fetches of the tenant's signing keys (a
-    /// token with an unknown key id triggers one).
-    #[arg(long, env = "MCP_ENTRA_JWKS_COOLDOWN", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub entra_jwks_cooldown: Duration,
-}
-
-impl EntraArgs {
-    pub fn settings(&self) -> Result<EntraSettings, String> {
-        let user_map = match &self.entra_user_map {
-            Some(path) => EntraSettings::read_user_map(path)?,
-            None => Default::default(),
-        };
-        let settings = EntraSettings {
-            tenant_id: self
-                .entra_tenant_id
-                .clone()
-                .ok_or("--entra-tenant-id is required with --identity entra")?,
-            audiences: self.entra_audience.clone(),
-            authority: self.entra_authority.trim_end_matches('/').to_string(),
-            user_claim: self.entra_user_claim.clone(),
-            user_map,
-            required_scopes: self.entra_required_scopes.clone(),
-            required_roles: self.entra_required_roles.clone(),
-            jwks_cooldown: self.entra_jwks_cooldown,
-        };
-        settings.validate()?;
-        Ok(settings)
-    }
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -264,6 +201,7 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_ALLOW_DEV_HEADER_ON_NETWORK")]
     pub allow_dev_header_on_network: bool,
 
+    // `--entra-*` (with `--identity entra`): identity/entra/settings.rs.
     #[command(flatten)]
     pub entra: EntraArgs,
 
@@ -415,16 +353,14 @@ impl ServeArgs {
     }
 
     /// Refuses combinations that would be unsafe.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.identity == IdentityMode::DevHeader
             && !self.listen.ip().is_loopback()
             && !self.allow_dev_header_on_network
         {
-            return Err(format!(
-                "--identity dev-header trusts a header anyone can send, so it only listens on loopback; \
-                 {} is not loopback (pass --allow-dev-header-on-network to force it)",
-                self.listen
-            ));
+            return Err(ConfigError::DevHeaderOnNetwork {
+                listen: self.listen,
+            });
         }
         if self.identity == IdentityMode::Entra {
             self.entra.settings()?;
@@ -432,13 +368,29 @@ impl ServeArgs {
         if let Some(url) = &self.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
-            return Err(format!("--public-url must be an http(s) URL, got {url}"));
+            return Err(ConfigError::PublicUrl { url: url.clone() });
         }
         if self.memory_limit_mib == 0 || self.max_instances == 0 {
-            return Err("--memory-limit-mib and --max-instances must be positive".into());
+            return Err(ConfigError::ZeroLimit);
         }
         Ok(())
     }
+}
+
+/// A combination of settings `serve` refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "--identity dev-header trusts a header anyone can send, so it only listens on loopback; \
+         {listen} is not loopback (pass --allow-dev-header-on-network to force it)"
+    )]
+    DevHeaderOnNetwork { listen: SocketAddr },
+    #[error(transparent)]
+    Entra(#[from] EntraSettingsError),
+    #[error("--public-url must be an http(s) URL, got {url}")]
+    PublicUrl { url: String },
+    #[error("--memory-limit-mib and --max-instances must be positive")]
+    ZeroLimit,
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 use anyhow::Context;
 use clap::Parser;
 use mcp_host::config::{Cli, Command, EmbedArgs, MigrateArgs, SeedArgs};
-use mcp_host::db::migrate;
-use mcp_host::db::settings::DbArgs;
+use mcp_host::db::setup::{self, Seed, Seeded, SetUp, Steps};
+use mcp_host::seed::SeedOptions;
 
 fn main() -> anyhow::Result<()> {
     // candle (the local embedding model) sizes its thread pool from
@@ -62,7 +62,9 @@ async fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .context("--embeddings none: nothing to embed with")?;
-    let (client, resolved) = admin(&args.db).await?;
+    let SetUp {
+        client, resolved, ..
+    } = setup::set_up(&args.db, Steps::default()).await?;
     let report = mcp_host::embeddings::product_index::embed_products(
         &client,
         &embeddings,
@@ -86,32 +88,16 @@ async fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the embedded cluster if that is the target and connects as admin.
-async fn admin(
-    db: &DbArgs,
-) -> anyhow::Result<(tokio_postgres::Client, mcp_host::db::settings::Resolved)> {
-    let args = db.clone();
-    let resolved = tokio::task::spawn_blocking(move || args.resolve())
-        .await?
-        .map_err(anyhow::Error::msg)?;
-    let config = resolved.admin.as_ref().context(
-        "an administrative connection is needed: set DATABASE_URL (or the POSTGRES_* variables)",
-    )?;
-    let client = migrate::connect_creating(config, &resolved.tls).await?;
-    Ok((client, resolved))
-}
-
 async fn run_migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    let (client, resolved) = admin(&args.db).await?;
-    let report = migrate::migrate(
-        &client,
-        &resolved.rls_secret,
-        resolved.query_password.as_deref(),
-    )
-    .await?;
+    let steps = Steps {
+        migrate: true,
+        seed: None,
+    };
+    let set_up = setup::set_up(&args.db, steps).await?;
+    let report = set_up.migrated.unwrap_or_default();
     println!(
         "{}: {} migration(s) applied ({}), {} already applied",
-        resolved.description,
+        set_up.resolved.description,
         report.applied.len(),
         report.applied.join(", "),
         report.already
@@ -120,41 +106,30 @@ async fn run_migrate(args: MigrateArgs) -> anyhow::Result<()> {
 }
 
 async fn run_seed(args: SeedArgs) -> anyhow::Result<()> {
-    let (client, resolved) = admin(&args.db).await?;
-    if args.migrate {
-        migrate::migrate(
-            &client,
-            &resolved.rls_secret,
-            resolved.query_password.as_deref(),
-        )
-        .await?;
-    }
-    if args.if_empty
-        && mcp_host::seed::is_seeded(&client)
-            .await
-            .map_err(anyhow::Error::msg)?
-    {
-        println!(
-            "{}: the demo data is already loaded; nothing to do (--if-empty)",
-            resolved.description
-        );
+    let options = SeedOptions {
+        seed: args.seed,
+        scale: args.scale,
+        replace: args.replace,
+        progress: true,
+    };
+    let steps = Steps {
+        migrate: args.migrate,
+        seed: Some(if args.if_empty {
+            Seed::IfEmpty(options)
+        } else {
+            Seed::Always(options)
+        }),
+    };
+    let set_up = setup::set_up(&args.db, steps).await?;
+    let description = &set_up.resolved.description;
+    let Some(Seeded::Loaded(report)) = set_up.seeded else {
+        // Only `--if-empty` leaves data it finds.
+        println!("{description}: the demo data is already loaded; nothing to do (--if-empty)");
         return Ok(());
-    }
-    let report = mcp_host::seed::seed(
-        &client,
-        mcp_host::seed::SeedOptions {
-            seed: args.seed,
-            scale: args.scale,
-            replace: args.replace,
-            progress: true,
-        },
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    };
     let total: usize = report.rows.iter().map(|(_, n)| n).sum();
     println!(
-        "{}: loaded {total} rows in {:.1} s (generated in {:.1} s)",
-        resolved.description,
+        "{description}: loaded {total} rows in {:.1} s (generated in {:.1} s)",
         report.load.as_secs_f64(),
         report.generate.as_secs_f64()
     );

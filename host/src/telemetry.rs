@@ -46,20 +46,30 @@ fn otlp_endpoint() -> Option<String> {
 }
 
 /// `grpc` or `http/protobuf` (the default, as the OpenTelemetry spec says).
-fn protocol() -> Result<&'static str, String> {
+fn protocol() -> Result<&'static str, TelemetryError> {
     let value = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_default();
     match value.trim() {
         "" | "http/protobuf" => Ok("http/protobuf"),
         "grpc" => Ok("grpc"),
-        other => Err(format!(
-            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported (use http/protobuf or grpc)"
-        )),
+        other => Err(TelemetryError::Protocol(other.into())),
     }
 }
 
-fn tracer_provider(runtime: &tokio::runtime::Handle) -> Result<Option<SdkTracerProvider>, String> {
+/// Why traces cannot be exported (logs always work). Wrapped errors are part
+/// of the message.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("OTEL_EXPORTER_OTLP_PROTOCOL={0} is not supported (use http/protobuf or grpc)")]
+    Protocol(String),
+    #[error("cannot set up the OTLP trace exporter: {0}")]
+    Exporter(opentelemetry_otlp::ExporterBuildError),
+}
+
+fn tracer_provider(
+    runtime: &tokio::runtime::Handle,
+) -> Result<Option<SdkTracerProvider>, TelemetryError> {
     if otlp_endpoint().is_none() {
         return Ok(None);
     }
@@ -78,7 +88,7 @@ fn tracer_provider(runtime: &tokio::runtime::Handle) -> Result<Option<SdkTracerP
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .build(),
     };
-    let exporter = built.map_err(|e| format!("cannot set up the OTLP trace exporter: {e}"))?;
+    let exporter = built.map_err(TelemetryError::Exporter)?;
     let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "mcp-host".into());
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)

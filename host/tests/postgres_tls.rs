@@ -145,6 +145,6 @@ async fn connections_are_encrypted_and_the_certificate_is_verified() {
     let junk = tls::connector(Some(&certs.path().join("junk.pem")))
         .err()
         .unwrap();
-    assert!(junk.contains("no PEM certificate"), "{junk}");
+    assert!(junk.to_string().contains("no PEM certificate"), "{junk}");
     pg.stop().unwrap();
 }

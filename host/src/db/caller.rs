@@ -129,6 +129,16 @@ const CONNECTION_WAIT: Duration = Duration::from_secs(10);
 /// How often the database's function names are read again.
 const KNOWN_FUNCTIONS_TTL: Duration = Duration::from_secs(600);
 
+/// Why the caller database cannot be set up. Wrapped errors are part of the
+/// message.
+#[derive(Debug, thiserror::Error)]
+pub enum CallerDbError {
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(deadpool::managed::BuildError),
+}
+
 /// The database as tool components see it: every query as its caller.
 pub struct CallerDb {
     pool: Pool,
@@ -151,7 +161,7 @@ impl CallerDb {
         gate_secret: String,
         limits: QueryLimits,
         pool_size: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CallerDbError> {
         let tls = super::tls::connector(None)?;
         Self::with_tls(query, gate_secret, limits, pool_size, tls)
     }
@@ -163,7 +173,7 @@ impl CallerDb {
         limits: QueryLimits,
         pool_size: usize,
         tls: MakeRustlsConnect,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CallerDbError> {
         let pool_size = pool_size.max(1);
         // A whole result fits in one message only up to the budget; the
         // margin covers a row description and an error message.
@@ -177,7 +187,7 @@ impl CallerDb {
                 recycle: Some(Duration::from_secs(5)),
             })
             .build()
-            .map_err(|e| format!("cannot build the connection pool: {e}"))?;
+            .map_err(CallerDbError::Pool)?;
         // hnsw.*: with a selective filter, pgvector keeps walking the index
         // until enough rows pass (iterative scans, pgvector >= 0.8) instead
         // of returning fewer than asked for.

@@ -1,5 +1,6 @@
 //! PostgreSQL: where it is ([`settings`], [`embedded`]), its schema
-//! ([`migrate`], with the allowlist enforced by [`privileges`]), and caller
+//! ([`migrate`], with the allowlist enforced by [`privileges`]; [`setup`]:
+//! started, migrated and seeded in one call), and caller
 //! queries under Row Level Security ([`caller`]: checked by [`guard`],
 //! established through [`gate`], on connections of [`pool`] over
 //! [`transport`], values converted by [`values`]).
@@ -16,6 +17,7 @@ pub mod scope;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;
+pub mod setup;
 pub mod tls;
 pub mod transport;
 pub mod values;

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -16,36 +16,55 @@ pub struct EmbeddedSecrets {
 const FILE: &str = "secrets.json";
 
 impl EmbeddedSecrets {
-    pub fn load_or_create(root: &Path) -> Result<Self, String> {
+    pub fn load_or_create(root: &Path) -> Result<Self, SecretsError> {
         let path = root.join(FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                format!(
-                    "{} is damaged ({e}); delete it and run `mcp-host migrate`",
-                    path.display()
-                )
-            }),
+            Ok(text) => {
+                serde_json::from_str(&text).map_err(|error| SecretsError::Damaged { path, error })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let secrets = Self {
                     rls_secret: random_secret(),
                 };
-                let mut file = std::fs::OpenOptions::new()
+                std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
                     .open(&path)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                file.write_all(
-                    serde_json::to_string(&secrets)
-                        .unwrap_or_default()
-                        .as_bytes(),
-                )
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    .and_then(|mut file| {
+                        file.write_all(
+                            serde_json::to_string(&secrets)
+                                .unwrap_or_default()
+                                .as_bytes(),
+                        )
+                    })
+                    .map_err(|error| SecretsError::Write { path, error })?;
                 Ok(secrets)
             }
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(error) => Err(SecretsError::Read { path, error }),
         }
     }
+}
+
+/// Why the embedded database's secrets cannot be had. Wrapped errors are
+/// part of the message.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("{} is damaged ({error}); delete it and run `mcp-host migrate`", path.display())]
+    Damaged {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 /// 244 random bits as hex: two v4 UUIDs, drawn from the OS random source.

@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use tokio_postgres::Config;
 
-use super::embedded::EmbeddedPostgres;
-use super::secrets::EmbeddedSecrets;
+use super::embedded::{EmbeddedError, EmbeddedPostgres};
+use super::secrets::{EmbeddedSecrets, SecretsError};
+use super::tls::TlsError;
 
 /// The login role the host serves queries with (see the migrations).
 pub const QUERY_ROLE: &str = "zava_query";
@@ -110,15 +111,14 @@ pub struct Resolved {
 
 impl DbArgs {
     /// Picks the target; does not connect or start anything.
-    pub fn target(&self) -> Result<Target, String> {
+    pub fn target(&self) -> Result<Target, DbSettingsError> {
         let admin = self.admin_config()?;
         let query = match &self.query_database_url {
             Some(url) => Some(parse(url, "MCP_QUERY_DATABASE_URL")?),
             None => None,
         };
         if admin.is_none() && query.is_none() {
-            let embedded = EmbeddedPostgres::new(&self.pg_data, self.pg_bin.as_deref())
-                .map_err(|e| e.to_string())?;
+            let embedded = EmbeddedPostgres::new(&self.pg_data, self.pg_bin.as_deref())?;
             return Ok(Target::Embedded(embedded));
         }
         Ok(Target::External { admin, query })
@@ -126,10 +126,10 @@ impl DbArgs {
 
     /// Starts the embedded cluster if that is the target, and returns the
     /// connection settings.
-    pub fn resolve(&self) -> Result<Resolved, String> {
+    pub fn resolve(&self) -> Result<Resolved, DbSettingsError> {
         match self.target()? {
             Target::Embedded(pg) => {
-                pg.start().map_err(|e| e.to_string())?;
+                pg.start()?;
                 let secrets = EmbeddedSecrets::load_or_create(pg.root())?;
                 Ok(Resolved {
                     admin: Some(pg.superuser(EMBEDDED_DB)),
@@ -141,10 +141,10 @@ impl DbArgs {
                 })
             }
             Target::External { admin, query } => {
-                let rls_secret = self.rls_secret.clone().ok_or(
-                    "MCP_RLS_SECRET (or --rls-secret) is required with an external database: \
-                     the same value for `migrate` and `serve`",
-                )?;
+                let rls_secret = self
+                    .rls_secret
+                    .clone()
+                    .ok_or(DbSettingsError::NoRlsSecret)?;
                 check_secret(&rls_secret)?;
                 let query = match (query, &admin) {
                     // A query URL without a password takes MCP_QUERY_PASSWORD
@@ -182,7 +182,7 @@ impl DbArgs {
         }
     }
 
-    fn admin_config(&self) -> Result<Option<Config>, String> {
+    fn admin_config(&self) -> Result<Option<Config>, DbSettingsError> {
         if let Some(url) = &self.database_url {
             return parse(url, "DATABASE_URL").map(Some);
         }
@@ -199,7 +199,7 @@ impl DbArgs {
             config.port(
                 port.trim_matches(['"', '\''])
                     .parse()
-                    .map_err(|_| format!("POSTGRES_PORT {port:?} is not a port"))?,
+                    .map_err(|_| DbSettingsError::Port { port: port.clone() })?,
             );
         }
         config.dbname(var(&["POSTGRES_DB"]).as_deref().unwrap_or("zava"));
@@ -219,21 +219,17 @@ impl DbArgs {
 
 /// Whoever knows the gate secret can establish any caller inside PostgreSQL,
 /// so it must be long and not a published example.
-pub fn check_secret(secret: &str) -> Result<(), String> {
+pub fn check_secret(secret: &str) -> Result<(), DbSettingsError> {
     if secret.len() < 32 || secret.contains("change-me") {
-        return Err(
-            "MCP_RLS_SECRET must be at least 32 characters and not an example value \
-             (e.g. `openssl rand -hex 32`)"
-                .into(),
-        );
+        return Err(DbSettingsError::WeakRlsSecret);
     }
     Ok(())
 }
 
-fn parse(url: &str, name: &str) -> Result<Config, String> {
+fn parse(url: &str, name: &'static str) -> Result<Config, DbSettingsError> {
     let mut config: Config = url
         .parse()
-        .map_err(|e| format!("{name} is not a valid PostgreSQL connection string: {e}"))?;
+        .map_err(|error| DbSettingsError::Url { name, error })?;
     if config.get_application_name().is_none() {
         config.application_name("mcp-host");
     }
@@ -241,6 +237,36 @@ fn parse(url: &str, name: &str) -> Result<Config, String> {
         config.connect_timeout(Duration::from_secs(10));
     }
     Ok(config)
+}
+
+/// Why the database settings cannot be used, or the embedded database not
+/// started. Wrapped errors are part of the message.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSettingsError {
+    #[error(
+        "MCP_RLS_SECRET (or --rls-secret) is required with an external database: \
+         the same value for `migrate` and `serve`"
+    )]
+    NoRlsSecret,
+    #[error(
+        "MCP_RLS_SECRET must be at least 32 characters and not an example value \
+         (e.g. `openssl rand -hex 32`)"
+    )]
+    WeakRlsSecret,
+    /// `name` is the variable the URL came from.
+    #[error("{name} is not a valid PostgreSQL connection string: {error}")]
+    Url {
+        name: &'static str,
+        error: tokio_postgres::Error,
+    },
+    #[error("POSTGRES_PORT {port:?} is not a port")]
+    Port { port: String },
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// `user@host:port/db`, without the password.

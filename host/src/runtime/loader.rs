@@ -10,9 +10,10 @@ use arc_swap::ArcSwap;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::cache::{CompiledCache, Origin, sha256_hex};
+use super::cache::{CompiledCache, Origin};
+use super::component_file::ComponentFile;
 use super::contract::{self, ContractError};
-use super::policy::{Grant, Policy};
+use super::policy::{Grant, Policy, PolicyError};
 use super::sandbox::{CallError, Sandbox};
 use super::tooldef::{self, ToolDefError, ToolSpec};
 use crate::bindings::ToolComponentPre;
@@ -77,8 +78,8 @@ pub enum LoadError {
     Discover(#[from] CallError),
     #[error("{0}")]
     ToolDef(#[from] ToolDefError),
-    #[error("{0}")]
-    Policy(String),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 pub struct Loader {
@@ -116,19 +117,23 @@ impl Loader {
         self.policy.store(Arc::new(policy));
     }
 
-    /// Loads the component in `path` from bytes already read.
-    pub async fn load(&self, path: &Path, wasm: Vec<u8>) -> Result<LoadedComponent, LoadError> {
+    /// Loads the component in `path` from its bytes, already read and
+    /// hashed (bytes given as a `Vec<u8>` are hashed on the way in).
+    pub async fn load(
+        &self,
+        path: &Path,
+        component_file: impl Into<ComponentFile>,
+    ) -> Result<LoadedComponent, LoadError> {
+        let ComponentFile {
+            bytes: wasm,
+            digest,
+        } = component_file.into();
         let file: Arc<str> = path
             .file_name()
             .map(|n| n.to_string_lossy().into())
             .unwrap_or_else(|| path.to_string_lossy().into());
-        let digest = sha256_hex(&wasm);
         // Before compiling: a component the policy refuses costs nothing.
-        let grant = self
-            .policy
-            .load()
-            .grant(&file, &digest)
-            .map_err(LoadError::Policy)?;
+        let grant = self.policy.load().grant(&file, &digest)?;
         let (engine, cache, key) = (self.engine.clone(), self.cache.clone(), digest.clone());
         let (component, origin) =
             tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))

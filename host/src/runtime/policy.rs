@@ -17,7 +17,7 @@
 //! policy can only narrow them, never widen them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -122,22 +122,32 @@ impl Policy {
     }
 
     /// Reads `path`; `Ok(None)` when there is no such file.
-    pub fn read(path: &Path, ceilings: Ceilings) -> Result<Option<Self>, String> {
+    pub fn read(path: &Path, ceilings: Ceilings) -> Result<Option<Self>, PolicyError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text, ceilings)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", path.display())),
+            Ok(text) => {
+                Self::parse(&text, ceilings)
+                    .map(Some)
+                    .map_err(|error| PolicyError::InFile {
+                        path: path.to_path_buf(),
+                        error: Box::new(error),
+                    })
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+            Err(error) => Err(PolicyError::Read {
+                path: path.to_path_buf(),
+                error,
+            }),
         }
     }
 
-    pub fn parse(text: &str, ceilings: Ceilings) -> Result<Self, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str, ceilings: Ceilings) -> Result<Self, PolicyError> {
+        let file: File = toml::from_str(text).map_err(PolicyError::Syntax)?;
         let mut components = BTreeMap::new();
         for (name, entry) in file.components {
-            let entry =
-                Self::entry(&entry, &ceilings).map_err(|e| format!("[components.{name}]: {e}"))?;
+            let entry = Self::entry(&entry, &ceilings).map_err(|error| PolicyError::Component {
+                name: name.clone(),
+                error: Box::new(error),
+            })?;
             components.insert(name, entry);
         }
         Ok(Self {
@@ -146,7 +156,7 @@ impl Policy {
         })
     }
 
-    fn entry(entry: &FileEntry, ceilings: &Ceilings) -> Result<Entry, String> {
+    fn entry(entry: &FileEntry, ceilings: &Ceilings) -> Result<Entry, PolicyError> {
         let grantable = Capabilities::grantable();
         let mut grant = Grant {
             imports: BTreeSet::new(),
@@ -154,40 +164,43 @@ impl Policy {
         };
         for import in &entry.imports {
             let Some(known) = grantable.iter().find(|known| **known == import) else {
-                return Err(format!(
-                    "unknown import `{import}` (grantable: {})",
-                    grantable.join(", ")
-                ));
+                return Err(PolicyError::UnknownImport {
+                    import: import.clone(),
+                    grantable,
+                });
             };
             grant.imports.insert(known);
         }
         if let Some(text) = &entry.deadline {
             let deadline =
-                humantime::parse_duration(text).map_err(|e| format!("deadline `{text}`: {e}"))?;
+                humantime::parse_duration(text).map_err(|error| PolicyError::Deadline {
+                    text: text.clone(),
+                    error,
+                })?;
             if deadline.is_zero() || deadline > ceilings.deadline {
-                return Err(format!(
-                    "deadline {text} must be positive and at most the host's --call-timeout ({})",
-                    humantime::format_duration(ceilings.deadline)
-                ));
+                return Err(PolicyError::DeadlineOutOfRange {
+                    text: text.clone(),
+                    ceiling: ceilings.deadline,
+                });
             }
             grant.deadline = deadline;
         }
         if let Some(mib) = entry.memory_mib {
             let bytes = mib.saturating_mul(1 << 20);
             if mib == 0 || bytes > ceilings.memory_bytes {
-                return Err(format!(
-                    "memory_mib {mib} must be positive and at most the host's --memory-limit-mib ({})",
-                    ceilings.memory_bytes >> 20
-                ));
+                return Err(PolicyError::MemoryOutOfRange {
+                    mib,
+                    ceiling_mib: ceilings.memory_bytes >> 20,
+                });
             }
             grant.memory_bytes = bytes;
         }
         if let Some(rows) = entry.max_rows {
             if rows == 0 || rows > ceilings.max_rows {
-                return Err(format!(
-                    "max_rows {rows} must be positive and at most the host's --max-rows ({})",
-                    ceilings.max_rows
-                ));
+                return Err(PolicyError::MaxRowsOutOfRange {
+                    rows,
+                    ceiling: ceilings.max_rows,
+                });
             }
             grant.max_rows = rows;
         }
@@ -195,7 +208,7 @@ impl Policy {
             Some(hex) => {
                 let hex = hex.trim().to_ascii_lowercase();
                 if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err("sha256 must be 64 hex digits".into());
+                    return Err(PolicyError::Sha256Format);
                 }
                 Some(hex)
             }
@@ -206,26 +219,86 @@ impl Policy {
 
     /// What the component in file `file` (e.g. `sales_sql.wasm`) with these
     /// bytes' `digest` may do, or why it may not be loaded at all.
-    pub fn grant(&self, file: &str, digest: &str) -> Result<Grant, String> {
+    pub fn grant(&self, file: &str, digest: &str) -> Result<Grant, PolicyError> {
         let Some(components) = &self.components else {
             return Ok(Grant::everything(&self.ceilings));
         };
         let name = file.strip_suffix(".wasm").unwrap_or(file);
-        let entry = components.get(name).ok_or_else(|| {
-            format!(
-                "the component policy does not list `{name}` (add [components.{name}] to allow it)"
-            )
-        })?;
+        let entry = components
+            .get(name)
+            .ok_or_else(|| PolicyError::Unlisted { name: name.into() })?;
         if let Some(pinned) = &entry.sha256
             && pinned != digest
         {
-            return Err(format!(
-                "its sha256 is {digest}, but the component policy pins `{name}` to {pinned}; \
-                 refusing bytes the operator did not approve"
-            ));
+            return Err(PolicyError::PinnedElsewhere {
+                name: name.into(),
+                digest: digest.into(),
+                pinned: pinned.clone(),
+            });
         }
         Ok(entry.grant.clone())
     }
+}
+
+/// Why a policy file cannot be used, or why the policy refuses a component.
+/// Wrapped errors are part of the message, not a separate source.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The file at `path` is not a usable policy.
+    #[error("{}: {error}", path.display())]
+    InFile {
+        path: PathBuf,
+        error: Box<PolicyError>,
+    },
+    #[error("{0}")]
+    Syntax(toml::de::Error),
+    /// The `[components.<name>]` table is not a usable grant.
+    #[error("[components.{name}]: {error}")]
+    Component {
+        name: String,
+        error: Box<PolicyError>,
+    },
+    #[error("unknown import `{import}` (grantable: {})", grantable.join(", "))]
+    UnknownImport {
+        import: String,
+        grantable: Vec<&'static str>,
+    },
+    #[error("deadline `{text}`: {error}")]
+    Deadline {
+        text: String,
+        error: humantime::DurationError,
+    },
+    #[error(
+        "deadline {text} must be positive and at most the host's --call-timeout ({})",
+        humantime::format_duration(*ceiling)
+    )]
+    DeadlineOutOfRange { text: String, ceiling: Duration },
+    #[error(
+        "memory_mib {mib} must be positive and at most the host's --memory-limit-mib ({ceiling_mib})"
+    )]
+    MemoryOutOfRange { mib: usize, ceiling_mib: usize },
+    #[error("max_rows {rows} must be positive and at most the host's --max-rows ({ceiling})")]
+    MaxRowsOutOfRange { rows: u32, ceiling: u32 },
+    #[error("sha256 must be 64 hex digits")]
+    Sha256Format,
+    /// A policy file exists and does not name this component.
+    #[error("the component policy does not list `{name}` (add [components.{name}] to allow it)")]
+    Unlisted { name: String },
+    /// The bytes are not the ones the policy pins.
+    #[error(
+        "its sha256 is {digest}, but the component policy pins `{name}` to {pinned}; \
+         refusing bytes the operator did not approve"
+    )]
+    PinnedElsewhere {
+        name: String,
+        digest: String,
+        pinned: String,
+    },
 }
 
 #[cfg(test)]
@@ -243,8 +316,8 @@ mod tests {
     fn no_file_allows_everything_at_the_host_limits() {
         let policy = Policy::open(CEILINGS);
         assert_eq!(
-            policy.grant("x.wasm", DIGEST),
-            Ok(Grant::everything(&CEILINGS))
+            policy.grant("x.wasm", DIGEST).ok(),
+            Some(Grant::everything(&CEILINGS))
         );
     }
 
@@ -271,7 +344,10 @@ mod tests {
         let date = policy.grant("get_current_utc_date.wasm", DIGEST).unwrap();
         assert!(!date.allows("database") && !date.allows("embeddings"));
         assert_eq!(date.deadline, CEILINGS.deadline);
-        let refused = policy.grant("semantic_search.wasm", DIGEST).unwrap_err();
+        let refused = policy
+            .grant("semantic_search.wasm", DIGEST)
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.contains("does not list `semantic_search`"),
             "{refused}"
@@ -287,7 +363,7 @@ mod tests {
         .unwrap();
         assert!(policy.grant("t.wasm", DIGEST).is_ok());
         let other = "b".repeat(64);
-        let refused = policy.grant("t.wasm", &other).unwrap_err();
+        let refused = policy.grant("t.wasm", &other).unwrap_err().to_string();
         assert!(refused.contains("pins `t`"), "{refused}");
     }
 

@@ -3,48 +3,31 @@
 //! Change detection is a cheap scan (name, size, mtime) of `*.wasm` files,
 //! run when inotify reports something and on a slow poll as a fallback
 //! (network shares such as Azure Files send no inotify events). A file whose
-//! fingerprint changed is read and hashed; only new content is loaded. A
-//! broken file is logged once and the version already serving stays.
+//! fingerprint changed is read and hashed ([`super::component_file`]); only
+//! new content is loaded. A broken file is logged once and the version
+//! already serving stays. A changed policy file is handled first
+//! ([`super::rejudge`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::cache::Origin;
-use super::cache::sha256_hex;
+use super::component_file::{ComponentFile, Fingerprint, list_wasm_files};
 use super::loader::Loader;
-use super::policy::{Ceilings, Policy};
+use super::policy::Ceilings;
 use super::registry::Registry;
+use super::rejudge::PolicyFile;
 use crate::metrics::Metrics;
 use crate::outcome::LoadOutcome;
 
 /// How long to let a burst of file events settle before scanning.
 const SETTLE: Duration = Duration::from_millis(50);
-
-/// Largest component file read. Components are a few MiB (tens when they
-/// bundle an interpreter); a bigger file is refused without being read, so
-/// a stray disk image in the folder cannot exhaust the host's memory.
-const MAX_COMPONENT_BYTES: u64 = 256 << 20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fingerprint {
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-impl Fingerprint {
-    fn of(meta: &std::fs::Metadata) -> Self {
-        Self {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        }
-    }
-}
 
 /// What the watcher last saw of a file.
 struct Seen {
@@ -60,13 +43,6 @@ pub struct Watcher {
     seen: HashMap<PathBuf, Seen>,
     policy: Option<PolicyFile>,
     metrics: Option<Arc<Metrics>>,
-}
-
-/// The operator's policy file, re-read when it changes.
-struct PolicyFile {
-    path: PathBuf,
-    ceilings: Ceilings,
-    seen: Option<Fingerprint>,
 }
 
 /// Summary of one scan, for logs and tests.
@@ -98,12 +74,7 @@ impl Watcher {
     /// Watches the policy file at `path` too (the loader already holds the
     /// policy read from it at start-up).
     pub fn with_policy_file(mut self, path: PathBuf, ceilings: Ceilings) -> Self {
-        let seen = fingerprint(&path);
-        self.policy = Some(PolicyFile {
-            path,
-            ceilings,
-            seen,
-        });
+        self.policy = Some(PolicyFile::new(path, ceilings));
         self
     }
 
@@ -191,11 +162,12 @@ impl Watcher {
 
     async fn refresh(&mut self, path: &Path, fingerprint: Fingerprint) -> Refresh {
         let file = path.to_path_buf();
-        let read = tokio::task::spawn_blocking(move || read_component(&file, MAX_COMPONENT_BYTES))
+        // Read and hashed off the async workers (a component may be large).
+        let read = tokio::task::spawn_blocking(move || ComponentFile::read(&file))
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(format!("reading task failed: {e}"))));
-        let wasm = match read {
-            Ok(bytes) => bytes,
+        let component_file = match read {
+            Ok(file) => file,
             // Vanished between listing and reading: the next scan sees it gone.
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Refresh::Unchanged;
@@ -205,7 +177,7 @@ impl Watcher {
                 return Refresh::Rejected;
             }
         };
-        let digest = sha256_hex(&wasm);
+        let digest = component_file.digest.clone();
         if self.seen.get(path).is_some_and(|s| s.digest == digest) {
             // Touched, not changed (or the same broken bytes): nothing to do.
             self.seen.insert(
@@ -218,7 +190,7 @@ impl Watcher {
             return Refresh::Unchanged;
         }
         let started = std::time::Instant::now();
-        let outcome = match self.loader.load(path, wasm).await {
+        let outcome = match self.loader.load(path, component_file).await {
             Ok(component) => {
                 let tools: Vec<String> = component.tools.iter().map(|t| t.name.clone()).collect();
                 let replaced = self.registry.snapshot().component(path).is_some();
@@ -256,64 +228,15 @@ impl Watcher {
         }
     }
 
-    /// Re-reads the policy file if it changed. A new policy judges every
-    /// component again: those it refuses are removed, the others take their
-    /// new grants, and files it now admits are loaded by the scan that
-    /// follows. Returns how many components were removed.
+    /// Puts a changed policy file in force ([`PolicyFile::check`]). Returns
+    /// how many components it removed.
     fn check_policy(&mut self) -> usize {
         let Some(file) = &mut self.policy else {
             return 0;
         };
-        let now = fingerprint(&file.path);
-        if now == file.seen {
+        let Some(removed) = file.check(&self.loader, &self.registry) else {
             return 0;
-        }
-        file.seen = now;
-        let policy = match Policy::read(&file.path, file.ceilings) {
-            Ok(Some(policy)) => policy,
-            Ok(None) => {
-                if !self.loader.policy().is_open() {
-                    tracing::error!(file = %file.path.display(), "component policy file removed; the last policy stays in force (restart to run without one)");
-                }
-                return 0;
-            }
-            Err(error) => {
-                tracing::error!("component policy rejected, the one in force stays: {error}");
-                return 0;
-            }
         };
-        if *self.loader.policy() == policy {
-            return 0;
-        }
-        tracing::info!(
-            file = %file.path.display(),
-            components = policy.listed(),
-            "component policy changed; judging every component again"
-        );
-        // Loaded components take their new grant at once (same compiled
-        // code, swapped atomically) or go; nothing keeps an old grant while
-        // waiting for a reload that might fail.
-        let mut removed = 0;
-        for component in self.registry.snapshot().components() {
-            match policy.grant(&component.file, &component.digest) {
-                Err(reason) => {
-                    if self.registry.remove(&component.path) {
-                        removed += 1;
-                        tracing::warn!(file = %component.file, "component removed: {reason}");
-                    }
-                }
-                Ok(grant) if grant != component.grant => {
-                    if let Err(error) = self.registry.install(component.with_grant(grant)) {
-                        // Cannot clash: the same file's tools replace themselves.
-                        tracing::error!(file = %component.file, %error, "cannot apply the new grant; removing the component");
-                        self.registry.remove(&component.path);
-                        removed += 1;
-                    }
-                }
-                Ok(_) => {}
-            }
-        }
-        self.loader.set_policy(policy);
         // Files the old policy refused get another look.
         let loaded = self.registry.snapshot();
         self.seen.retain(|path, _| loaded.component(path).is_some());
@@ -350,110 +273,4 @@ fn display_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-/// Size and modification time of `path`, `None` if it does not exist.
-fn fingerprint(path: &Path) -> Option<Fingerprint> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|meta| Fingerprint::of(&meta))
-}
-
-/// The bytes of the component file at `path`: a regular file (judged on the
-/// opened file, so one swapped for a FIFO or a device after the listing is
-/// not read) of at most `max` bytes (also while reading: it may grow).
-fn read_component(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Error, ErrorKind, Read};
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    // Opening a FIFO must not wait for a writer.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "it is not a regular file",
-        ));
-    }
-    let too_big = || {
-        Error::new(
-            ErrorKind::FileTooLarge,
-            format!("it is larger than the {} MiB a component may be", max >> 20),
-        )
-    };
-    if meta.len() > max {
-        return Err(too_big());
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(too_big());
-    }
-    Ok(bytes)
-}
-
-/// `*.wasm` regular files directly in `dir` (hidden files are skipped, so a
-/// copy to `.name.wasm` then a rename is atomic from our point of view).
-fn list_wasm_files(dir: &Path) -> std::io::Result<HashMap<PathBuf, Fingerprint>> {
-    let mut files = HashMap::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || path.extension().is_none_or(|ext| ext != "wasm") {
-            continue;
-        }
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_file() {
-            files.insert(path, Fingerprint::of(&meta));
-        }
-    }
-    Ok(files)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_a_regular_file_up_to_the_cap() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.wasm");
-        std::fs::write(&path, b"0123456789").unwrap();
-        assert_eq!(read_component(&path, 10).unwrap(), b"0123456789");
-        let error = read_component(&path, 9).unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::FileTooLarge);
-        assert!(error.to_string().contains("larger than"), "{error}");
-    }
-
-    #[test]
-    fn a_huge_sparse_file_is_refused_unread() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("huge.wasm");
-        std::fs::File::create(&path)
-            .unwrap()
-            .set_len(1 << 40)
-            .unwrap();
-        let error = read_component(&path, MAX_COMPONENT_BYTES).unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::FileTooLarge);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn devices_and_fifos_are_refused_without_blocking() {
-        let error = read_component(Path::new("/dev/zero"), MAX_COMPONENT_BYTES).unwrap_err();
-        assert!(error.to_string().contains("not a regular file"), "{error}");
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo.wasm");
-        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
-        let error = read_component(&fifo, MAX_COMPONENT_BYTES).unwrap_err();
-        assert!(error.to_string().contains("not a regular file"), "{error}");
-    }
 }

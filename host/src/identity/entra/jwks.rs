@@ -56,14 +56,14 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    pub fn new(url: String, cooldown: Duration) -> Result<Self, String> {
+    pub fn new(url: String, cooldown: Duration) -> Result<Self, JwksError> {
         crate::embeddings::remote::tls_init();
         // The key set comes from exactly the URL configured: no redirects.
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("cannot build the HTTP client for the key set: {e}"))?;
+            .map_err(JwksError::Client)?;
         Ok(Self {
             url,
             http,
@@ -76,7 +76,7 @@ impl Jwks {
 
     /// Fetches the key set now (at start-up, so the first caller does not
     /// wait and a misconfigured tenant shows in the log at once).
-    pub async fn prefetch(&self) -> Result<usize, String> {
+    pub async fn prefetch(&self) -> Result<usize, JwksError> {
         let _one_fetch = self.fetching.lock().await;
         let fetched = self.fetch().await;
         let mut cached = self.cached.write().await;
@@ -134,7 +134,7 @@ impl Jwks {
                     tracing::warn!(%error, "cannot refresh the Entra signing keys; using the cached ones");
                     Ok(key)
                 }
-                None => Err(AuthError::Unavailable(error)),
+                None => Err(AuthError::Unavailable(error.to_string())),
             },
         }
     }
@@ -155,7 +155,7 @@ impl Jwks {
         cached.keys.get(kid).filter(|_| young).cloned()
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+    async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, JwksError> {
         let n = self
             .fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -166,36 +166,76 @@ impl Jwks {
             .get(&self.url)
             .send()
             .await
-            .map_err(|e| format!("cannot fetch {}: {e}", self.url))?;
+            .map_err(|error| JwksError::Fetch {
+                url: self.url.clone(),
+                error,
+            })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("{} answered {status}", self.url));
+            return Err(JwksError::Status {
+                url: self.url.clone(),
+                status,
+            });
         }
+        let too_large = || JwksError::TooLarge {
+            url: self.url.clone(),
+        };
         if response
             .content_length()
             .is_some_and(|len| len > MAX_BYTES as u64)
         {
-            return Err(format!("{} sent more than {MAX_BYTES} bytes", self.url));
+            return Err(too_large());
         }
         let mut response = response;
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("cannot read {}: {e}", self.url))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|error| JwksError::Read {
+            url: self.url.clone(),
+            error,
+        })? {
             if body.len() + chunk.len() > MAX_BYTES {
-                return Err(format!("{} sent more than {MAX_BYTES} bytes", self.url));
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
-        parse_key_set(&body).map_err(|e| format!("{} is not a usable key set: {e}", self.url))
+        parse_key_set(&body).map_err(|error| JwksError::Unusable {
+            url: self.url.clone(),
+            error,
+        })
     }
 
     #[cfg(test)]
     fn fetch_count(&self) -> u64 {
         self.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// Why the key set cannot be had. Wrapped errors are part of the message.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("cannot build the HTTP client for the key set: {0}")]
+    Client(reqwest::Error),
+    #[error("cannot fetch {url}: {error}")]
+    Fetch { url: String, error: reqwest::Error },
+    #[error("{url} answered {status}")]
+    Status {
+        url: String,
+        status: reqwest::StatusCode,
+    },
+    #[error("{url} sent more than {MAX_BYTES} bytes")]
+    TooLarge { url: String },
+    #[error("cannot read {url}: {error}")]
+    Read { url: String, error: reqwest::Error },
+    #[error("{url} is not a usable key set: {error}")]
+    Unusable { url: String, error: KeySetError },
+}
+
+/// Why a document is not a key set we can verify tokens with.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySetError {
+    #[error("{0}")]
+    Json(serde_json::Error),
+    #[error("it has no RSA signing keys")]
+    NoSigningKeys,
 }
 
 fn unknown_key(kid: &str) -> AuthError {
@@ -217,8 +257,8 @@ fn printable(kid: &str) -> &str {
 
 /// The RSA signing keys of a JWKS document, by key id. Keys of other types
 /// or for encryption are skipped (Entra signs with RS256 only).
-fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
-    let set: KeySet = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, KeySetError> {
+    let set: KeySet = serde_json::from_slice(body).map_err(KeySetError::Json)?;
     let mut keys = HashMap::new();
     for jwk in set.keys {
         let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else {
@@ -235,7 +275,7 @@ fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, Strin
         }
     }
     if keys.is_empty() {
-        return Err("it has no RSA signing keys".into());
+        return Err(KeySetError::NoSigningKeys);
     }
     Ok(keys)
 }

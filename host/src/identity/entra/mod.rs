@@ -12,13 +12,15 @@
 //! 9728) naming the tenant as authorization server, and every 401 points at
 //! it (`WWW-Authenticate: Bearer resource_metadata=...`): that is how VS Code
 //! finds out, by itself, where and for which scope to get a token.
+//!
+//! How the mode is configured (the `--entra-*` flags and the settings they
+//! become) is in [`settings`]; the tenant's signing keys in `jwks`.
 
 mod jwks;
+pub mod settings;
 
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
@@ -28,106 +30,19 @@ use uuid::Uuid;
 
 use super::{AuthError, Authenticator, Identity, PublicBase, ScopeResolver};
 use jwks::Jwks;
+pub use jwks::{JwksError, KeySetError};
+pub use settings::{DEFAULT_AUTHORITY, EntraArgs, EntraSettings, EntraSettingsError};
 
-/// Where Entra lives in the public cloud.
-pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Bearer tokens far larger than this are not Entra access tokens.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// Everything the Entra mode needs, already validated.
-#[derive(Debug, Clone)]
-pub struct EntraSettings {
-    pub tenant_id: String,
-    /// Accepted `aud` values: the app's client id and/or Application ID URI.
-    pub audiences: Vec<String>,
-    /// `https://login.microsoftonline.com` or a sovereign cloud (loopback
-    /// `http://` is accepted for tests).
-    pub authority: String,
-    /// Claim holding the RLS user id.
-    pub user_claim: String,
-    /// Entra object id -> RLS user, for tokens without `user_claim`.
-    pub user_map: HashMap<String, Uuid>,
-    /// Delegated scopes (`scp`), any one of which admits a caller.
-    pub required_scopes: Vec<String>,
-    /// App roles (`roles`), any one of which admits a caller.
-    pub required_roles: Vec<String>,
-    /// Shortest time between two fetches of the signing keys.
-    pub jwks_cooldown: Duration,
-}
-
-impl EntraSettings {
-    pub fn issuer(&self) -> String {
-        format!("{}/{}/v2.0", self.authority, self.tenant_id)
-    }
-
-    pub fn jwks_url(&self) -> String {
-        format!("{}/{}/discovery/v2.0/keys", self.authority, self.tenant_id)
-    }
-
-    /// The scopes a client must ask Entra for, fully qualified
-    /// (`api://<app>/Zava.Read`), as the challenge and metadata name them.
-    pub fn qualified_scopes(&self) -> Vec<String> {
-        let resource = self
-            .audiences
-            .iter()
-            .find(|a| a.contains("://"))
-            .cloned()
-            .or_else(|| self.audiences.first().map(|a| format!("api://{a}")));
-        self.required_scopes
-            .iter()
-            .map(|scope| match (&resource, scope.contains("://")) {
-                (Some(resource), false) => format!("{}/{scope}", resource.trim_end_matches('/')),
-                _ => scope.clone(),
-            })
-            .collect()
-    }
-
-    /// Reads the operator's `oid = "rls user id"` map (TOML: a `[users]`
-    /// table).
-    pub fn read_user_map(path: &Path) -> Result<HashMap<String, Uuid>, String> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct File {
-            users: HashMap<String, Uuid>,
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the user map {}: {e}", path.display()))?;
-        let file: File = toml::from_str(&text)
-            .map_err(|e| format!("the user map {} is malformed: {e}", path.display()))?;
-        Ok(file
-            .users
-            .into_iter()
-            .map(|(oid, user)| (oid.to_ascii_lowercase(), user))
-            .collect())
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if self.tenant_id.trim().is_empty()
-            || !self
-                .tenant_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        {
-            return Err("--entra-tenant-id must be the tenant's id (a GUID) or domain".into());
-        }
-        if self.audiences.is_empty() {
-            return Err("--entra-audience is required with --identity entra".into());
-        }
-        let authority = self.authority.trim_end_matches('/');
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|prefix| {
-                authority
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-            });
-        if !authority.starts_with("https://") && !loopback {
-            return Err(format!(
-                "--entra-authority must be an https:// URL (got {authority})"
-            ));
-        }
-        Ok(())
-    }
+/// Why the Entra mode cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum EntraError {
+    #[error(transparent)]
+    Settings(#[from] EntraSettingsError),
+    #[error(transparent)]
+    Jwks(#[from] JwksError),
 }
 
 pub struct EntraAuthenticator {
@@ -143,7 +58,7 @@ impl EntraAuthenticator {
     pub fn new(
         mut settings: EntraSettings,
         resolver: Arc<dyn ScopeResolver>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EntraError> {
         settings.authority = settings.authority.trim_end_matches('/').to_string();
         settings.validate()?;
         let issuer = settings.issuer();
@@ -394,75 +309,6 @@ impl Authenticator for EntraAuthenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn settings() -> EntraSettings {
-        EntraSettings {
-            tenant_id: "11111111-2222-3333-4444-555555555555".into(),
-            audiences: vec![
-                "api://zava-mcp".into(),
-                "6f1c0000-0000-0000-0000-000000000001".into(),
-            ],
-            authority: DEFAULT_AUTHORITY.into(),
-            user_claim: "rls_user_id".into(),
-            user_map: HashMap::new(),
-            required_scopes: vec!["Zava.Read".into()],
-            required_roles: vec![],
-            jwks_cooldown: Duration::from_secs(10),
-        }
-    }
-
-    #[test]
-    fn urls_follow_the_v2_endpoint() {
-        let s = settings();
-        assert_eq!(
-            s.issuer(),
-            "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
-        );
-        assert_eq!(
-            s.jwks_url(),
-            "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/discovery/v2.0/keys"
-        );
-        assert_eq!(s.qualified_scopes(), vec!["api://zava-mcp/Zava.Read"]);
-        let guid_only = EntraSettings {
-            audiences: vec!["6f1c0000-0000-0000-0000-000000000001".into()],
-            ..settings()
-        };
-        assert_eq!(
-            guid_only.qualified_scopes(),
-            vec!["api://6f1c0000-0000-0000-0000-000000000001/Zava.Read"]
-        );
-    }
-
-    #[test]
-    fn authority_must_be_https_except_on_loopback() {
-        for ok in [
-            "https://login.microsoftonline.us",
-            "http://127.0.0.1:8123",
-            "http://localhost",
-        ] {
-            let s = EntraSettings {
-                authority: ok.into(),
-                ..settings()
-            };
-            assert!(s.validate().is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://login.microsoftonline.com",
-            "http://127.0.0.1.evil.example",
-            "ftp://x",
-        ] {
-            let s = EntraSettings {
-                authority: bad.into(),
-                ..settings()
-            };
-            assert!(s.validate().is_err(), "{bad}");
-        }
-        let s = EntraSettings {
-            tenant_id: "a/../b".into(),
-            ..settings()
-        };
-        assert!(s.validate().is_err());
-    }
 
     #[test]
     fn bearer_header_must_be_single_and_well_formed() {

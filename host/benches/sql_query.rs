@@ -1,23 +1,32 @@
-//! The database path: how long the full demo set takes to load, and what
-//! `execute_sales_query` costs over running the same SQL directly.
+//! The database path: how long the demo set takes to load, what a caller's
+//! analytic query costs over running the same SQL directly, what each store
+//! manager pays, and what a streaming read replica adds.
 //!
 //! `cargo bench -p mcp-host --bench sql_query` (release). Starts a private
 //! embedded PostgreSQL, migrates and seeds it (scale from ZAVA_BENCH_SCALE,
-//! default 1.0 = the full demo set), then for a few typical analytic queries
-//! measures, sequentially on one connection each:
+//! default 1.0 = the full demo set; 10 = 500k customers), then for the
+//! typical analytic queries measures, sequentially on one connection each:
 //!
 //! - `raw`: the SQL through tokio-postgres (`Client::query`), as the
 //!   superuser (no RLS) — the floor;
 //! - `caller`: the host's caller path in-process (guard, read-only
-//!   transaction, `rls.enter`, RLS, portal fetch, rollback), as head office,
-//!   which sees the same rows as the superuser;
+//!   transaction, `rls.enter`, RLS, portal fetch, rollback), as head office
+//!   (on its own login, `zava_hq`), which sees the same rows as the
+//!   superuser, and as each of the eight store managers;
 //! - `mcp`: `tools/call execute_sales_query` over HTTP with rmcp's client
-//!   (sandboxed component, JSON both ways), as head office;
-//! - `mcp seattle`: the same as a store manager (RLS filters to one store).
+//!   (sandboxed component, JSON both ways), as head office and as Seattle.
+//!
+//! Then throughput: 8 concurrent head-office callers running the queries in
+//! turn for ZAVA_BENCH_SECONDS (default 10) against the primary alone, and
+//! with a hot standby of it (`pg_basebackup`) taking its share.
 
 use std::time::{Duration, Instant};
 
-use mcp_host::db::caller::{CallerDb, QueryLimits};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use mcp_host::db::caller::{CallerDb, QueryLimits, Replicas};
+use mcp_host::db::embedded::EmbeddedPostgres;
 use mcp_host::db::migrate;
 use mcp_host::db::settings::QUERY_ROLE;
 use mcp_host::seed::{self, SeedOptions};
@@ -32,12 +41,13 @@ use stats::{row, stats};
 
 const WARMUP: usize = 20;
 
+/// (name, SQL, iterations at scale 1: fewer at larger scales).
 const QUERIES: &[(&str, &str, usize)] = &[
     (
         "revenue by store",
         "SELECT s.store_name, SUM(oi.total_amount) AS revenue FROM retail.order_items oi \
          JOIN retail.stores s ON s.store_id = oi.store_id GROUP BY s.store_name ORDER BY revenue DESC",
-        100,
+        60,
     ),
     (
         "top 10 products 2025",
@@ -46,7 +56,7 @@ const QUERIES: &[(&str, &str, usize)] = &[
          JOIN retail.products p ON p.product_id = oi.product_id \
          WHERE o.order_date >= '2025-01-01' AND o.order_date < '2026-01-01' \
          GROUP BY p.product_name ORDER BY revenue DESC LIMIT 10",
-        100,
+        60,
     ),
     (
         "monthly revenue by category 2024",
@@ -55,14 +65,40 @@ const QUERIES: &[(&str, &str, usize)] = &[
          JOIN retail.products p ON p.product_id = oi.product_id \
          JOIN retail.categories c ON c.category_id = p.category_id \
          WHERE o.order_date >= '2024-01-01' AND o.order_date < '2025-01-01' GROUP BY 1, 2 ORDER BY 1, 2",
-        100,
+        60,
     ),
     (
         "product lookup by SKU",
         "SELECT product_id, product_name, base_price FROM retail.products WHERE sku = 'PT01001'",
-        2000,
+        1000,
+    ),
+    (
+        "revenue per category since 2025",
+        "SELECT c.category_name, SUM(oi.total_amount) AS revenue, COUNT(DISTINCT o.order_id) AS orders \
+         FROM retail.order_items oi JOIN retail.orders o ON o.order_id = oi.order_id \
+         JOIN retail.products p ON p.product_id = oi.product_id \
+         JOIN retail.categories c ON c.category_id = p.category_id \
+         WHERE o.order_date >= '2025-01-01' GROUP BY 1 ORDER BY 2 DESC",
+        60,
     ),
 ];
+
+/// Runs `f` `n` times after a warm-up; the timings.
+async fn sample<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + WARMUP.min(n) {
+        let t = Instant::now();
+        f().await;
+        if i >= WARMUP.min(n) {
+            samples.push(t.elapsed());
+        }
+    }
+    samples
+}
 
 fn main() {
     let scale: f64 = std::env::var("ZAVA_BENCH_SCALE")
@@ -104,11 +140,15 @@ fn main() {
             println!("  retail.{table}: {n}");
         }
 
+        let seconds: u64 = std::env::var("ZAVA_BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10);
         let caller = CallerDb::new(
             pg.config(QUERY_ROLE, "zava"),
             secret.clone(),
             QueryLimits::default(),
-            4,
+            8,
         )
         .unwrap();
         let components = tempfile::tempdir().unwrap();
@@ -125,69 +165,169 @@ fn main() {
         let url = format!("http://{}/mcp", server.addr);
         let head_office_client = support::McpClient::connect(&url, support::HEAD_OFFICE).await;
         let seattle_client = support::McpClient::connect(&url, support::SEATTLE).await;
+        let stores = support::pg::stores();
 
+        println!();
+        println!("scale {scale}; p50 etc. in µs; ratios of p50s");
         println!();
         println!("| query / path | p50 µs | p90 µs | p99 µs | mean µs | calls/s |");
         println!("|---|---:|---:|---:|---:|---:|");
+        let mut summary = Vec::new();
         for (name, sql, n) in QUERIES {
-            let mut raw = Vec::new();
-            for i in 0..n + WARMUP {
-                let t = Instant::now();
-                let rows = admin.query(*sql, &[]).await.unwrap();
-                std::hint::black_box(rows);
-                if i >= WARMUP {
-                    raw.push(t.elapsed());
-                }
-            }
-            let mut in_process = Vec::new();
-            for i in 0..n + WARMUP {
-                let t = Instant::now();
-                let set = caller.query(uuid::Uuid::nil(), sql, &[], 1000).await.unwrap();
-                std::hint::black_box(set);
-                if i >= WARMUP {
-                    in_process.push(t.elapsed());
-                }
-            }
-            let mut mcp: Vec<Vec<Duration>> = Vec::new();
-            for client in [&head_office_client, &seattle_client] {
-                let mut samples = Vec::new();
-                for i in 0..n + WARMUP {
-                    let t = Instant::now();
-                    let result = client
-                        .call("execute_sales_query", json!({ "postgresql_query": sql, "max_rows": 1000 }))
-                        .await;
-                    assert_ne!(result.is_error, Some(true), "{}", support::text_of(&result));
-                    if i >= WARMUP {
-                        samples.push(t.elapsed());
-                    }
-                }
-                mcp.push(samples);
-            }
-            let mut guard = Vec::new();
-            for i in 0..n + WARMUP {
-                let t = Instant::now();
-                mcp_host::db::guard::check(sql, &mcp_host::db::guard::KnownFunctions::new(Vec::<String>::new()))
-                    .unwrap();
-                if i >= WARMUP {
-                    guard.push(t.elapsed());
-                }
-            }
-            let raw = stats(raw);
-            let in_process = stats(in_process);
-            row(&format!("{name}: parser guard alone"), &stats(guard), None);
-            let seattle = mcp.pop().unwrap();
-            let head_office = stats(mcp.pop().unwrap());
-            row(&format!("{name}: raw tokio-postgres"), &raw, None);
-            row(&format!("{name}: caller path in-process"), &in_process, None);
-            row(&format!("{name}: MCP execute_sales_query"), &head_office, None);
-            row(&format!("{name}: MCP as Seattle manager"), &stats(seattle), None);
-            let over = |s: &stats::Stats| (s.p50.as_secs_f64() - raw.p50.as_secs_f64()) * 1e3;
-            println!(
-                "| {name}: overhead p50 over raw | caller {:+.3} ms | MCP {:+.3} ms | | | |",
-                over(&in_process),
-                over(&head_office)
+            let n = ((*n as f64 / scale.max(1.0)) as usize).max(10);
+            let raw = stats(
+                sample(n, || async {
+                    std::hint::black_box(admin.query(*sql, &[]).await.unwrap());
+                })
+                .await,
             );
+            let as_caller = |user: uuid::Uuid| {
+                let caller = &caller;
+                async move {
+                    std::hint::black_box(caller.query(user, sql, &[], 1000).await.unwrap());
+                }
+            };
+            let head_office = stats(sample(n, || as_caller(uuid::Uuid::nil())).await);
+            let mut managers = Vec::new();
+            for (_, store, manager) in &stores {
+                let manager = uuid::Uuid::parse_str(manager).unwrap();
+                managers.push((*store, stats(sample(n, || as_caller(manager)).await)));
+            }
+            let mut mcp = Vec::new();
+            for client in [&head_office_client, &seattle_client] {
+                mcp.push(stats(
+                    sample(n, || async {
+                        let result = client
+                            .call("execute_sales_query", json!({ "postgresql_query": sql, "max_rows": 1000 }))
+                            .await;
+                        assert_ne!(result.is_error, Some(true), "{}", support::text_of(&result));
+                    })
+                    .await,
+                ));
+            }
+            let guard = stats(
+                sample(n, || async {
+                    mcp_host::db::guard::check(sql, &mcp_host::db::guard::KnownFunctions::new(Vec::<String>::new()))
+                        .unwrap();
+                })
+                .await,
+            );
+            row(&format!("{name}: parser guard alone"), &guard, None);
+            row(&format!("{name}: raw tokio-postgres (superuser)"), &raw, None);
+            row(&format!("{name}: caller path, head office"), &head_office, None);
+            for (store, s) in &managers {
+                row(&format!("{name}: caller path, {store} manager"), s, None);
+            }
+            row(&format!("{name}: MCP execute_sales_query, head office"), &mcp[0], None);
+            row(&format!("{name}: MCP execute_sales_query, Seattle"), &mcp[1], None);
+            let ratio = |a: &stats::Stats, b: &stats::Stats| a.p50.as_secs_f64() / b.p50.as_secs_f64();
+            let kirkland = &managers.iter().find(|(s, _)| *s == "Kirkland").unwrap().1;
+            let seattle = &managers.iter().find(|(s, _)| *s == "Seattle").unwrap().1;
+            summary.push(format!(
+                "| {name} | {:.1} | {:.3}x | {:.3}x | {:.2}x | {:.2}x |",
+                raw.p50.as_secs_f64() * 1e3,
+                ratio(&head_office, &raw),
+                ratio(&mcp[0], &raw),
+                ratio(seattle, &head_office),
+                ratio(kirkland, &head_office),
+            ));
+        }
+        println!();
+        println!("| query (scale {scale}) | raw p50 ms | head office caller / raw | head office MCP / raw | Seattle / head office | Kirkland / head office |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for line in summary {
+            println!("{line}");
         }
         server.shutdown().await.unwrap();
+        drop(caller);
+
+        // Throughput with a read replica. Analytic queries only (the SKU
+        // lookup is not what replicas are for).
+        let analytic: Vec<&'static str> = QUERIES
+            .iter()
+            .filter(|(name, _, _)| !name.contains("SKU"))
+            .map(|(_, sql, _)| *sql)
+            .collect();
+        let standby_dir = tempfile::Builder::new().prefix("zava-bench-standby-").tempdir_in("/tmp").unwrap().keep();
+        let standby = EmbeddedPostgres::new(&standby_dir, Some(&support::pg::pg_bin())).unwrap();
+        standby.stop_when_process_exits(std::process::id(), true).unwrap();
+        {
+            let (from, to) = (&pg, &standby);
+            std::thread::scope(|s| s.spawn(|| to.start_standby_of(from)).join()).unwrap().unwrap();
+        }
+        let replica = standby.config(QUERY_ROLE, "zava");
+        println!();
+        println!("| 8 head-office callers, analytic queries in turn, {seconds} s (scale {scale}) | queries/s | vs primary alone |");
+        println!("|---|---:|---:|");
+        let mut baseline = None;
+        for (label, replicas) in [
+            ("primary alone", None),
+            ("primary + 1 replica, both serving", Some(true)),
+            ("1 replica serving, primary idle", Some(false)),
+        ] {
+            // One identity, eight connections: its share is the whole pool.
+            let limits = QueryLimits {
+                identity_share: 8,
+                ..QueryLimits::default()
+            };
+            let mut db = CallerDb::new(pg.config(QUERY_ROLE, "zava"), secret.clone(), limits, 8).unwrap();
+            if let Some(primary_reads) = replicas {
+                db = db
+                    .with_replicas(Replicas {
+                        servers: vec![replica.clone()],
+                        max_lag: Duration::from_secs(30),
+                        primary_reads,
+                    })
+                    .unwrap();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !db.replicas().iter().all(|(_, healthy, _)| *healthy) {
+                    assert!(Instant::now() < deadline, "the standby never came into rotation");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            let rate = throughput(Arc::new(db), &analytic, 8, Duration::from_secs(seconds)).await;
+            let base = *baseline.get_or_insert(rate);
+            println!("| {label} | {rate:.1} | {:.2}x |", rate / base);
+        }
+        standby.stop().unwrap();
     });
+}
+
+/// Queries per second that `clients` concurrent head-office callers get,
+/// each running `queries` in turn until `time` is up.
+async fn throughput(
+    db: Arc<CallerDb>,
+    queries: &[&'static str],
+    clients: usize,
+    time: Duration,
+) -> f64 {
+    // Warm every connection and cache first.
+    for sql in queries {
+        db.query(uuid::Uuid::nil(), sql, &[], 1000).await.unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            let (db, stop, done) = (db.clone(), stop.clone(), done.clone());
+            let queries: Vec<&'static str> = queries.to_vec();
+            tokio::spawn(async move {
+                let mut k = i;
+                while !stop.load(Ordering::Relaxed) {
+                    db.query(uuid::Uuid::nil(), queries[k % queries.len()], &[], 1000)
+                        .await
+                        .unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                    k += 1;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(time).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditLog;
 use crate::capabilities::{self, Capabilities};
 use crate::config::{IdentityMode, ServeArgs};
-use crate::db::caller::CallerDb;
+use crate::db::caller::{CallerDb, Replicas};
 use crate::db::embedded::EmbeddedPostgres;
 use crate::db::scope::DbScopeResolver;
 use crate::db::sessions::SessionRows;
@@ -157,7 +157,12 @@ async fn database(args: &ServeArgs, embeddings: Option<&Embeddings>) -> anyhow::
         args.query_limits(),
         args.db.db_pool_size,
         resolved.tls,
-    )?;
+    )?
+    .with_replicas(Replicas {
+        servers: resolved.replicas,
+        max_lag: args.db.replica_max_lag,
+        primary_reads: args.db.primary_serves_reads,
+    })?;
     let db = Arc::new(db);
     // A database that is down at start-up is not fatal: queries answer
     // `unavailable` until it is back.

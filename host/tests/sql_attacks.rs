@@ -10,7 +10,9 @@
 //!   the allowlist the database enforces hold on their own;
 //! - with the guard on, on a database migrated without a superuser (as on
 //!   Azure), where the database cannot enforce the allowlist: the guard
-//!   alone holds.
+//!   alone holds;
+//! - on a streaming read replica (a hot standby of the primary), where the
+//!   host sends caller statements once the replica is healthy.
 //!
 //! The corpus grows by class: statistics oracles (counts taken before RLS
 //! filters), other callers' SQL, decode bombs, huge values, XML, timing,
@@ -22,7 +24,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_host::db::caller::{CallerDb, QueryLimits};
+use mcp_host::db::caller::{CallerDb, QueryLimits, Replicas};
 use serde_json::{Value, json};
 use support::attacks::corpus;
 use support::pg::{TestDb, checksums, stores};
@@ -242,6 +244,65 @@ async fn without_the_guard_the_database_a_superuser_migrated_still_refuses() {
         "the data changed"
     );
     assert_no_lasting_state(&db).await;
+}
+
+#[tokio::test]
+async fn on_a_streaming_replica_the_corpus_holds_too() {
+    let set = support::pg::Replicated::start("zava-attacks-replica-").await;
+    let admin = support::pg::connect(&set.primary.superuser("zava")).await;
+    let before = checksums(&admin).await;
+    let seattle_orders: i64 = admin
+        .query_one("SELECT count(*) FROM retail.orders WHERE store_id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let limits = QueryLimits {
+        statement_timeout: Duration::from_secs(1),
+        ..QueryLimits::default()
+    };
+    let caller_db = CallerDb::new(set.query_config(), set.secret.clone(), limits, 4)
+        .unwrap()
+        .with_replicas(Replicas::new(
+            vec![set.replica_config()],
+            Duration::from_secs(30),
+        ))
+        .unwrap();
+    support::wait_until(Duration::from_secs(30), || {
+        caller_db.replicas().iter().all(|(_, healthy, _)| *healthy)
+    })
+    .await
+    .expect("the replica comes into rotation");
+    let served_before = set.standby_transactions().await;
+    let (failures, stopped) = run_corpus(&caller_db, seattle_orders).await;
+    assert!(
+        failures.is_empty(),
+        "on the replica these got through:\n{}",
+        failures.join("\n")
+    );
+    assert!(stopped >= 60, "most attacks are refused ({stopped})");
+    // What passed the guard ran on the standby, as do plain statements
+    // (its statistics catch up within a second or so).
+    for _ in 0..20 {
+        caller_db
+            .query(
+                support::pg::seattle(),
+                "SELECT count(*) FROM retail.orders",
+                &[],
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    let mut served = 0;
+    for _ in 0..50 {
+        served = set.standby_transactions().await - served_before;
+        if served > 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(served > 20, "the standby served only {served} statements");
+    assert_eq!(checksums(&admin).await, before, "the data changed");
 }
 
 #[tokio::test]

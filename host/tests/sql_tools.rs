@@ -288,7 +288,8 @@ async fn schemas_show_keys_and_the_values_the_caller_may_see() {
         columns,
         ["order_id", "customer_id", "store_id", "order_date"]
     );
-    assert_eq!(orders["primary_key"], "PRIMARY KEY (order_id)");
+    // Partitioned by store (migration 0008): the key includes store_id.
+    assert_eq!(orders["primary_key"], "PRIMARY KEY (order_id, store_id)");
     let fks = orders["foreign_keys"].to_string();
     assert!(
         fks.contains("REFERENCES customers(customer_id)")

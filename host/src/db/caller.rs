@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool::managed::{PoolError as DeadpoolError, Timeouts};
 use futures::{StreamExt, pin_mut};
+use quick_cache::sync::Cache;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
@@ -37,7 +37,8 @@ use uuid::Uuid;
 
 use super::gate::{GateKey, Purpose, now_ms};
 use super::guard::{self, Guard, KnownFunctions};
-use super::pool::{Manager, Object, Pool};
+use super::pool::Object;
+use super::servers::{DbBuildError, Login, Picked, PoolSettings, Servers, cannot_connect};
 use super::transport::MessageTooLarge;
 use super::values::{self, Budget, DecodeError, Param, Raw};
 use crate::bindings::zava::mcp::types::{Column, DbError, RowSet, SqlValue};
@@ -124,8 +125,10 @@ impl QueryAsCaller for CallerDb {
     }
 }
 
-/// How long a query waits for a connection (its own share, then the pool).
+/// How long a query waits for its identity's share of the pool.
 const CONNECTION_WAIT: Duration = Duration::from_secs(10);
+/// Callers whose login (store or head office) is remembered.
+const KNOWN_LOGINS: usize = 10_000;
 /// How often the database's function names are read again.
 const KNOWN_FUNCTIONS_TTL: Duration = Duration::from_secs(600);
 
@@ -135,14 +138,22 @@ const KNOWN_FUNCTIONS_TTL: Duration = Duration::from_secs(600);
 pub enum CallerDbError {
     #[error(transparent)]
     Tls(#[from] super::tls::TlsError),
-    #[error("cannot build the connection pool: {0}")]
-    Pool(deadpool::managed::BuildError),
+    #[error(transparent)]
+    Pool(#[from] DbBuildError),
 }
 
 /// The database as tool components see it: every query as its caller.
 pub struct CallerDb {
-    pool: Pool,
+    servers: Servers,
+    /// Which login each recent caller runs on; a caller not in it tries the
+    /// store login first, and PostgreSQL's answer corrects the guess.
+    logins: Cache<Uuid, Login>,
     gate: GateKey,
+    gate_secret: String,
+    tls: MakeRustlsConnect,
+    /// Largest server message a connection accepts.
+    max_message: usize,
+    pool_size: usize,
     limits: QueryLimits,
     /// `BEGIN` and the `SET LOCAL` batch, built once from the limits.
     prologue: String,
@@ -178,16 +189,15 @@ impl CallerDb {
         // A whole result fits in one message only up to the budget; the
         // margin covers a row description and an error message.
         let max_message = limits.max_bytes.max(1 << 20) + (64 << 10);
-        let pool = Pool::builder(Manager::new(query, tls, max_message))
-            .max_size(pool_size)
-            .runtime(deadpool::Runtime::Tokio1)
-            .timeouts(Timeouts {
-                wait: Some(CONNECTION_WAIT),
-                create: Some(Duration::from_secs(5)),
-                recycle: Some(Duration::from_secs(5)),
-            })
-            .build()
-            .map_err(CallerDbError::Pool)?;
+        let servers = Servers::new(
+            query,
+            &PoolSettings {
+                secret: &gate_secret,
+                tls: &tls,
+                max_message,
+                size: pool_size,
+            },
+        )?;
         // hnsw.*: with a selective filter, pgvector keeps walking the index
         // until enough rows pass (iterative scans, pgvector >= 0.8) instead
         // of returning fewer than asked for.
@@ -208,8 +218,13 @@ impl CallerDb {
             n => n.min(pool_size),
         };
         Ok(Self {
-            pool,
+            servers,
+            logins: Cache::new(KNOWN_LOGINS),
             gate: GateKey::from_secret(&gate_secret),
+            gate_secret,
+            tls,
+            max_message,
+            pool_size,
             guard: Guard::new(limits.max_sql_bytes, KnownFunctions::Unknown),
             shares: Shares::new(share),
             limits,
@@ -228,8 +243,61 @@ impl CallerDb {
         self.shares.per_identity
     }
 
+    /// The primary's store-login pool.
     pub fn pool_status(&self) -> deadpool::Status {
-        self.pool.status()
+        self.servers.primary.status()
+    }
+
+    /// Spreads caller statements over read replicas of the primary too
+    /// (see [`super::servers`]). Each URL names a replica; its user and
+    /// password default to the primary's query login. Needs a Tokio
+    /// runtime (each replica is probed by a task of its own).
+    pub fn with_replicas(mut self, replicas: Replicas) -> Result<Self, CallerDbError> {
+        let Replicas {
+            servers: configs,
+            max_lag,
+            primary_reads,
+        } = replicas;
+        self.servers.primary_reads = primary_reads;
+        let primary = self.servers.primary_config().clone();
+        for mut config in configs {
+            if config.get_user().is_none() {
+                if let Some(user) = primary.get_user() {
+                    config.user(user);
+                }
+                if let Some(password) = primary.get_password() {
+                    config.password(password);
+                }
+            }
+            if config.get_dbname().is_none()
+                && let Some(db) = primary.get_dbname()
+            {
+                config.dbname(db);
+            }
+            if config.get_connect_timeout().is_none() {
+                config.connect_timeout(Duration::from_secs(5));
+            }
+            self.servers.add_replica(
+                config,
+                &PoolSettings {
+                    secret: &self.gate_secret,
+                    tls: &self.tls,
+                    max_message: self.max_message,
+                    size: self.pool_size,
+                },
+                max_lag,
+            )?;
+        }
+        Ok(self)
+    }
+
+    /// The replicas and what their probes last found: (label, healthy, lag).
+    pub fn replicas(&self) -> Vec<(String, bool, Option<Duration>)> {
+        self.servers
+            .replicas
+            .iter()
+            .map(|r| (r.server.label.clone(), r.is_healthy(), r.lag()))
+            .collect()
     }
 
     /// The scope PostgreSQL holds for `caller`: `all`, a store id, or `none`.
@@ -249,7 +317,15 @@ impl CallerDb {
             )
             .await
             .map_err(|e| classify(&e))?;
-        Ok(row.get(0))
+        let scope: String = row.get(0);
+        // The next query of this caller goes straight to its login.
+        let login = if scope == "all" {
+            Login::HeadOffice
+        } else {
+            Login::Store
+        };
+        self.logins.insert(caller, login);
+        Ok(scope)
     }
 
     /// Makes sure the guard knows the database's function names: read
@@ -317,41 +393,83 @@ impl CallerDb {
         } else {
             sql.to_string()
         };
-        let share = self.shares.acquire(&caller.principal).await?;
-        let mut conn = Checkout::new(self.connection().await?, share);
-        let result = self
-            .run(conn.connection(), caller.user, &text, params, max_rows)
-            .await;
-        match &result {
-            // The statement failed or was refused inside the transaction:
-            // roll back, and release advisory locks outside of it.
-            Err(_) => conn.finish_after_error().await,
-            Ok(_) => conn.mark_clean(),
+        // A wrong guess of the login costs one round trip, and a replica
+        // that went away one retry on the primary; never more than that.
+        let mut login = self.logins.get(&caller.user).unwrap_or(Login::Store);
+        let mut picked = self.servers.pick();
+        let mut share = None;
+        for _ in 0..3 {
+            let permit = match share.take() {
+                Some(permit) => permit,
+                None => self.shares.acquire(&caller.principal).await?,
+            };
+            let object = match picked.server().connection(login).await {
+                Ok(object) => object,
+                Err(error) => match picked {
+                    Picked::Replica(replica) if cannot_connect(&error) => {
+                        replica.mark_down(&format!("{error:?}"));
+                        picked = Picked::Primary(&self.servers.primary);
+                        share = Some(permit);
+                        continue;
+                    }
+                    _ => return Err(error),
+                },
+            };
+            let mut conn = Checkout::new(object, permit);
+            let result = self
+                .run(
+                    conn.connection(),
+                    login,
+                    caller.user,
+                    &text,
+                    params,
+                    max_rows,
+                )
+                .await;
+            match result {
+                Ok(rows) => {
+                    conn.mark_clean();
+                    return Ok(rows);
+                }
+                Err(Attempt::OtherLogin(other)) => {
+                    conn.finish_after_error().await;
+                    self.logins.insert(caller.user, other);
+                    login = other;
+                    share = conn.release();
+                }
+                Err(Attempt::Failed { error, elsewhere }) => {
+                    // The statement failed or was refused inside the
+                    // transaction: roll back, and release advisory locks
+                    // outside of it.
+                    conn.finish_after_error().await;
+                    match picked {
+                        Picked::Replica(_) if elsewhere => {
+                            picked = Picked::Primary(&self.servers.primary);
+                            share = conn.release();
+                        }
+                        _ => return Err(error),
+                    }
+                }
+            }
         }
-        result
+        Err(DbError::Unavailable(
+            "the database could not serve this query; retry shortly".into(),
+        ))
     }
 
     async fn connection(&self) -> Result<Object, DbError> {
-        self.pool.get().await.map_err(|e| match e {
-            DeadpoolError::Timeout(_) => DbError::Unavailable(
-                "the database is busy or not answering (no connection became free); retry shortly"
-                    .into(),
-            ),
-            DeadpoolError::Backend(e) => {
-                DbError::Unavailable(format!("cannot connect to the database: {e}"))
-            }
-            other => DbError::Unavailable(format!("cannot connect to the database: {other}")),
-        })
+        self.servers.primary.connection(Login::Store).await
     }
 
     async fn run(
         &self,
         conn: &super::pool::Connection,
+        login: Login,
         caller: Uuid,
         sql: &str,
         params: &[SqlValue],
         max_rows: u32,
-    ) -> Result<RowSet, DbError> {
+    ) -> Result<RowSet, Attempt> {
         let client = &conn.client;
         let at = now_ms();
         let proof = self.gate.proof(Purpose::Enter, conn.pid, at, caller);
@@ -368,16 +486,30 @@ impl CallerDb {
             client.query_typed_one("SELECT rls.enter($1, $2, $3)", &enter_params),
             client.prepare(sql),
         );
-        begun.map_err(|e| classify(&e))?;
-        entered.map_err(|e| classify(&e))?;
-        let statement = prepared.map_err(|e| classify(&e))?;
+        begun.map_err(failed)?;
+        // Head office is served on its own login (no per-row policy), and
+        // only head office is: each login's `rls.enter` says when the
+        // caller belongs on the other one, before any caller SQL has run.
+        match entered {
+            Ok(row) if login == Login::Store && row.get::<_, &str>(0) == "all" => {
+                return Err(Attempt::OtherLogin(Login::HeadOffice));
+            }
+            Err(e)
+                if login == Login::HeadOffice
+                    && e.code().map(|c| c.code()) == Some(WRONG_LOGIN) =>
+            {
+                return Err(Attempt::OtherLogin(Login::Store));
+            }
+            entered => entered.map_err(failed)?,
+        };
+        let statement = prepared.map_err(failed)?;
         let columns = describe(&statement)?;
         if statement.params().len() != params.len() {
-            return Err(DbError::Rejected(format!(
+            return Err(Attempt::from(DbError::Rejected(format!(
                 "the query has {} parameter placeholder(s) ($1, $2, ...) but {} value(s) were given",
                 statement.params().len(),
                 params.len()
-            )));
+            ))));
         }
         // Round trip 2: bind and execute, then (pipelined behind it) release
         // any session-level advisory lock the statement took and roll back.
@@ -387,18 +519,86 @@ impl CallerDb {
                 let stream = client
                     .query_raw(&statement, bound.iter())
                     .await
-                    .map_err(|e| classify(&e))?;
-                collect(stream, &statement, max_rows, self.limits.max_bytes).await
+                    .map_err(failed)?;
+                collect(stream, &statement, max_rows, self.limits.max_bytes)
+                    .await
+                    .map_err(Attempt::from)
             },
             client.batch_execute("SELECT pg_advisory_unlock_all(); ROLLBACK"),
         );
         let (rows, truncated) = fetched?;
-        finished.map_err(|e| classify(&e))?;
+        finished.map_err(failed)?;
         Ok(RowSet {
             columns,
             rows,
             truncated,
         })
+    }
+}
+
+/// Read replicas of the primary ([`CallerDb::with_replicas`]).
+#[derive(Debug, Clone)]
+pub struct Replicas {
+    /// Each replica's address (user, password and database default to the
+    /// primary's query login).
+    pub servers: Vec<Config>,
+    /// Replay lag past which a replica takes no statements.
+    pub max_lag: Duration,
+    /// The primary serves its share of statements too, beside healthy
+    /// replicas (otherwise only when none is healthy).
+    pub primary_reads: bool,
+}
+
+impl Replicas {
+    pub fn new(servers: Vec<Config>, max_lag: Duration) -> Self {
+        Self {
+            servers,
+            max_lag,
+            primary_reads: false,
+        }
+    }
+}
+
+/// SQLSTATE of `rls.enter` refusing a caller on head office's login.
+const WRONG_LOGIN: &str = "ZV001";
+
+/// How one attempt at a statement ended, short of rows.
+enum Attempt {
+    /// The caller belongs on the other login; nothing of theirs ran.
+    OtherLogin(Login),
+    Failed {
+        error: DbError,
+        /// The server, not the statement, ended it: shutting down or
+        /// restarting (SQLSTATE 57P01-57P03), gone without a word (the
+        /// connection closed, and not by the host over its byte budget),
+        /// or, on a hot standby, cancelled to replay the primary's changes
+        /// (40001, "conflict with recovery"). Another server may run it
+        /// (once: read-only, so nothing happens twice).
+        elsewhere: bool,
+    },
+}
+
+impl From<DbError> for Attempt {
+    fn from(error: DbError) -> Self {
+        Attempt::Failed {
+            error,
+            elsewhere: false,
+        }
+    }
+}
+
+fn failed(error: tokio_postgres::Error) -> Attempt {
+    let elsewhere = match error.as_db_error() {
+        Some(db) => {
+            matches!(db.code().code(), "57P01" | "57P02" | "57P03")
+                || (*db.code() == SqlState::T_R_SERIALIZATION_FAILURE
+                    && db.message().contains("conflict with recovery"))
+        }
+        None => error.is_closed() && MessageTooLarge::in_chain(&error).is_none(),
+    };
+    Attempt::Failed {
+        error: classify(&error),
+        elsewhere,
     }
 }
 
@@ -590,6 +790,18 @@ impl Checkout {
 
     fn mark_clean(&mut self) {
         self.clean = true;
+    }
+
+    /// Gives the connection back (if clean) and keeps the caller's share
+    /// for another attempt; `None` when the share stays with a connection
+    /// in doubt until its backend has stopped (see [`Drop`]).
+    fn release(mut self) -> Option<OwnedSemaphorePermit> {
+        if self.clean {
+            self.object = None;
+            self.share.take()
+        } else {
+            None
+        }
     }
 
     /// After a failure: end the transaction (if one is open; otherwise the

@@ -184,6 +184,50 @@ impl EmbeddedPostgres {
         })
     }
 
+    /// Makes this cluster a streaming replica of `primary` (which must be
+    /// running) with `pg_basebackup`, and starts it: a hot standby that
+    /// serves read-only queries and follows the primary's WAL. For tests and
+    /// benchmarks of read replicas; a real deployment uses the platform's
+    /// replicas (Azure Flexible Server read replicas).
+    pub fn start_standby_of(&self, primary: &EmbeddedPostgres) -> Result<(), EmbeddedError> {
+        if let Some(user) = &self.run_as {
+            ensure_system_user(user)?;
+        }
+        std::fs::create_dir_all(self.socket_dir()).map_err(|e| {
+            EmbeddedError::Setup(format!(
+                "cannot create {}: {e}",
+                self.socket_dir().display()
+            ))
+        })?;
+        if !self.cluster().join("PG_VERSION").exists() {
+            let _ = std::fs::remove_dir_all(self.cluster());
+            std::fs::create_dir_all(self.cluster()).map_err(|e| {
+                EmbeddedError::Setup(format!("cannot create {}: {e}", self.cluster().display()))
+            })?;
+            self.hand_over()?;
+            let out = self.run(
+                "pg_basebackup",
+                &[
+                    "-h".as_ref(),
+                    primary.socket_dir().as_os_str(),
+                    "-p".as_ref(),
+                    primary.port().to_string().as_ref(),
+                    "-U".as_ref(),
+                    SUPERUSER.as_ref(),
+                    "-D".as_ref(),
+                    self.cluster().as_os_str(),
+                    // standby.signal + primary_conninfo, WAL streamed during
+                    // the copy, an immediate checkpoint on the primary.
+                    "--write-recovery-conf".as_ref(),
+                    "--wal-method=stream".as_ref(),
+                    "--checkpoint=fast".as_ref(),
+                ],
+            )?;
+            check("pg_basebackup", out)?;
+        }
+        self.start()
+    }
+
     pub fn is_running(&self) -> bool {
         self.run(
             "pg_ctl",

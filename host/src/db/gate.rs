@@ -94,6 +94,15 @@ pub fn sessions_password(secret: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The password of head office's login (`zava_hq`), derived like
+/// [`sessions_password`].
+pub fn hq_password(secret: &str) -> String {
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(b"zava-hq-password/v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Milliseconds since the Unix epoch, as the proofs carry them.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::settings::{OWNER_ROLE, QUERY_ROLE, SESSIONS_ROLE};
+use super::settings::{HQ_ROLE, OWNER_ROLE, QUERY_ROLE, SESSIONS_ROLE};
 
 /// The migrations, in order. Names are recorded; a changed file after it was
 /// applied is an error (write a new migration instead).
@@ -42,6 +42,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_session_owners",
         include_str!("../../../migrations/0007_session_owners.sql"),
+    ),
+    (
+        "0008_store_partitions",
+        include_str!("../../../migrations/0008_store_partitions.sql"),
     ),
 ];
 
@@ -122,11 +126,22 @@ pub async fn migrate(
     rls_secret: &str,
     query_password: Option<&str>,
 ) -> Result<MigrateReport, MigrateError> {
+    migrate_with(client, rls_secret, query_password, MIGRATIONS).await
+}
+
+/// [`migrate`] with a given list of migrations: tests use a prefix of
+/// [`MIGRATIONS`] to build a database as an earlier release left it.
+pub async fn migrate_with(
+    client: &Client,
+    rls_secret: &str,
+    query_password: Option<&str>,
+    migrations: &[(&str, &str)],
+) -> Result<MigrateReport, MigrateError> {
     client
         .query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(step("taking the migration lock"))?;
-    let result = migrate_locked(client, rls_secret, query_password).await;
+    let result = migrate_locked(client, rls_secret, query_password, migrations).await;
     let _ = client
         .query("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await;
@@ -137,6 +152,7 @@ async fn migrate_locked(
     client: &Client,
     rls_secret: &str,
     query_password: Option<&str>,
+    migrations: &[(&str, &str)],
 ) -> Result<MigrateReport, MigrateError> {
     // "already exists, skipping" notices are expected on every run.
     client
@@ -162,7 +178,7 @@ async fn migrate_locked(
         .batch_execute(&format!(
             "CREATE EXTENSION IF NOT EXISTS vector;
              GRANT CONNECT, CREATE ON DATABASE {db} TO {OWNER_ROLE};
-             GRANT CONNECT ON DATABASE {db} TO {QUERY_ROLE};
+             GRANT CONNECT ON DATABASE {db} TO {QUERY_ROLE}, {HQ_ROLE};
              REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC;
              REVOKE CREATE ON SCHEMA public FROM PUBLIC;
              CREATE SCHEMA IF NOT EXISTS zava_meta;
@@ -179,7 +195,7 @@ async fn migrate_locked(
         ))?;
 
     let mut report = MigrateReport::default();
-    for (name, sql) in MIGRATIONS {
+    for (name, sql) in migrations {
         let checksum = hex::encode(Sha256::digest(sql.as_bytes()));
         let recorded: Option<String> = client
             .query_opt(
@@ -287,14 +303,16 @@ async fn grant_columns(client: &Client) -> Result<(), MigrateError> {
                  t record;
                  columns text;
              BEGIN
+                 -- Partitions are read through their parent only.
                  FOR t IN SELECT c.oid, c.relname FROM pg_class c
                           JOIN pg_namespace n ON n.oid = c.relnamespace
                           WHERE n.nspname = 'retail' AND c.relkind IN ('r', 'p')
+                            AND NOT c.relispartition
                  LOOP
                      SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO columns
                      FROM pg_attribute WHERE attrelid = t.oid AND attnum > 0 AND NOT attisdropped;
-                     EXECUTE format('REVOKE SELECT ON retail.%I FROM {QUERY_ROLE}', t.relname);
-                     EXECUTE format('GRANT SELECT (%s) ON retail.%I TO {QUERY_ROLE}', columns, t.relname);
+                     EXECUTE format('REVOKE SELECT ON retail.%I FROM {QUERY_ROLE}, {HQ_ROLE}', t.relname);
+                     EXECUTE format('GRANT SELECT (%s) ON retail.%I TO {QUERY_ROLE}, {HQ_ROLE}', columns, t.relname);
                  END LOOP;
              END
              $$;
@@ -337,36 +355,42 @@ async fn ensure_roles(
                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SESSIONS_ROLE}') THEN
                  CREATE ROLE {SESSIONS_ROLE} LOGIN;
                END IF;
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{HQ_ROLE}') THEN
+                 CREATE ROLE {HQ_ROLE} LOGIN;
+               END IF;
              END $$;
              ALTER ROLE {QUERY_ROLE} {attributes};
+             ALTER ROLE {HQ_ROLE} {attributes};
              ALTER ROLE {SESSIONS_ROLE} {attributes};
              ALTER ROLE {QUERY_ROLE} SET default_transaction_read_only = on;
-             ALTER ROLE {QUERY_ROLE} SET statement_timeout = '30s';"
+             ALTER ROLE {QUERY_ROLE} SET statement_timeout = '30s';
+             ALTER ROLE {HQ_ROLE} SET default_transaction_read_only = on;
+             ALTER ROLE {HQ_ROLE} SET statement_timeout = '30s';"
         ))
         .await
         .map_err(step("creating roles"))?;
     // Checked rather than trusted: a role created earlier by someone else
     // may carry powers a non-superuser cannot take away.
-    let powers: Vec<&str> = {
+    for role in [QUERY_ROLE, HQ_ROLE] {
         let row = client
             .query_one(
                 "SELECT rolsuper, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = $1",
-                &[&QUERY_ROLE],
+                &[&role],
             )
             .await
-            .map_err(step("checking the query role"))?;
-        ["SUPERUSER", "REPLICATION", "BYPASSRLS"]
+            .map_err(step("checking the query roles"))?;
+        let powers: Vec<&str> = ["SUPERUSER", "REPLICATION", "BYPASSRLS"]
             .into_iter()
             .enumerate()
             .filter(|(i, _)| row.get::<_, bool>(*i))
             .map(|(_, name)| name)
-            .collect()
-    };
-    if !powers.is_empty() {
-        return Err(MigrateError::Unsafe(format!(
-            "the role {QUERY_ROLE} has {}; a superuser must remove that before it may serve queries",
-            powers.join(", ")
-        )));
+            .collect();
+        if !powers.is_empty() {
+            return Err(MigrateError::Unsafe(format!(
+                "the role {role} has {}; a superuser must remove that before it may serve queries",
+                powers.join(", ")
+            )));
+        }
     }
     // Non-superuser administrators (managed PostgreSQL) need membership in
     // the owner role to create objects as it.
@@ -381,7 +405,8 @@ async fn ensure_roles(
     if is_superuser {
         client
             .batch_execute(&format!(
-                "ALTER ROLE {QUERY_ROLE} SET temp_file_limit = '1GB'"
+                "ALTER ROLE {QUERY_ROLE} SET temp_file_limit = '1GB';
+                 ALTER ROLE {HQ_ROLE} SET temp_file_limit = '1GB'"
             ))
             .await
             .map_err(step("limiting the query role's temporary files"))?;
@@ -408,11 +433,12 @@ async fn ensure_roles(
     // The sessions login's password is derived from the gate secret, so
     // every replica that holds the secret can log in with nothing to set.
     set_password(SESSIONS_ROLE, super::gate::sessions_password(rls_secret)).await?;
+    set_password(HQ_ROLE, super::gate::hq_password(rls_secret)).await?;
     let memberships: Vec<String> = client
         .query(
             "SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-             WHERE m.member IN (SELECT oid FROM pg_roles WHERE rolname IN ($1, $2))",
-            &[&QUERY_ROLE, &SESSIONS_ROLE],
+             WHERE m.member IN (SELECT oid FROM pg_roles WHERE rolname IN ($1, $2, $3))",
+            &[&QUERY_ROLE, &SESSIONS_ROLE, &HQ_ROLE],
         )
         .await
         .map_err(step("checking the query role"))?

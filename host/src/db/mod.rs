@@ -15,6 +15,7 @@ pub mod pool;
 pub mod privileges;
 pub mod scope;
 pub mod secrets;
+pub mod servers;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

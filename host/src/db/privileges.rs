@@ -13,7 +13,7 @@
 use tokio_postgres::Client;
 
 use super::guard::Allowlist;
-use super::settings::{OWNER_ROLE, QUERY_ROLE};
+use super::settings::{HQ_ROLE, OWNER_ROLE, QUERY_ROLE, SESSIONS_ROLE};
 
 /// What one run changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,14 @@ pub struct Enforced {
     pub revoked_relations: u64,
     pub granted_relations: u64,
 }
+
+/// What the host reads to judge a read replica (see `db::replicas`).
+pub const REPLICA_HEALTH: &[&str] = &[
+    "pg_is_in_recovery()",
+    "pg_last_wal_receive_lsn()",
+    "pg_last_wal_replay_lsn()",
+    "pg_last_xact_replay_timestamp()",
+];
 
 /// The schemas whose functions and relations the allowlist governs.
 const GOVERNED_SCHEMAS: &[&str] = &["pg_catalog", "public", "information_schema"];
@@ -104,7 +112,14 @@ pub async fn enforce(client: &Client) -> Result<Enforced, tokio_postgres::Error>
         for name in &host {
             statements.push_str(&format!(
                 "REVOKE EXECUTE ON FUNCTION pg_catalog.{name}() FROM PUBLIC; \
-                 GRANT EXECUTE ON FUNCTION pg_catalog.{name}() TO {QUERY_ROLE}, {OWNER_ROLE};\n"
+                 GRANT EXECUTE ON FUNCTION pg_catalog.{name}() TO {QUERY_ROLE}, {HQ_ROLE}, {OWNER_ROLE};\n"
+            ));
+        }
+        // How far a read replica is behind, asked by the host on its own
+        // login (never caller SQL's).
+        for function in REPLICA_HEALTH {
+            statements.push_str(&format!(
+                "GRANT EXECUTE ON FUNCTION pg_catalog.{function} TO {SESSIONS_ROLE};\n"
             ));
         }
 

@@ -14,6 +14,10 @@ use super::tls::TlsError;
 
 /// The login role the host serves queries with (see the migrations).
 pub const QUERY_ROLE: &str = "zava_query";
+/// The login head office's queries run on: the same grants as
+/// [`QUERY_ROLE`], policies that filter nothing, and `rls.enter` refusing
+/// anyone but head office on it (migration 0008).
+pub const HQ_ROLE: &str = "zava_hq";
 /// The role that owns the schema and loads data.
 pub const OWNER_ROLE: &str = "zava_owner";
 /// The login the host keeps MCP sessions with (schema `zava_sessions`).
@@ -82,6 +86,27 @@ pub struct DbArgs {
     #[arg(long, env = "MCP_MAX_SQL_BYTES", default_value_t = crate::db::guard::DEFAULT_MAX_SQL_BYTES)]
     pub max_sql_bytes: usize,
 
+    /// A streaming read replica of the database (repeatable; the env
+    /// variable takes a comma-separated list): caller statements spread
+    /// over the healthy ones, and go to the primary when none is. User and
+    /// password default to the query login's.
+    #[arg(
+        long = "query-replica-url",
+        env = "MCP_QUERY_REPLICA_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub query_replica_urls: Vec<String>,
+
+    /// Replay lag past which a replica takes no statements until it catches up.
+    #[arg(long, env = "MCP_REPLICA_MAX_LAG", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub replica_max_lag: Duration,
+
+    /// The primary serves its share of caller statements beside healthy
+    /// replicas (by default it serves them only when no replica is healthy).
+    #[arg(long, env = "MCP_PRIMARY_SERVES_READS")]
+    pub primary_serves_reads: bool,
+
     /// Connections of the pool one identity may hold at once, so that one
     /// busy caller never starves the others (0: a quarter of the pool).
     #[arg(long, env = "MCP_DB_IDENTITY_SHARE", default_value_t = 0)]
@@ -103,6 +128,9 @@ pub enum Target {
 pub struct Resolved {
     pub admin: Option<Config>,
     pub query: Config,
+    /// Read replicas of `query`'s server (user, password and database
+    /// default to the query login's).
+    pub replicas: Vec<Config>,
     pub rls_secret: String,
     pub query_password: Option<String>,
     pub description: String,
@@ -134,6 +162,7 @@ impl DbArgs {
                 Ok(Resolved {
                     admin: Some(pg.superuser(EMBEDDED_DB)),
                     query: pg.config(QUERY_ROLE, EMBEDDED_DB),
+                    replicas: self.replicas()?,
                     rls_secret: self.rls_secret.clone().unwrap_or(secrets.rls_secret),
                     query_password: None,
                     description: format!("embedded PostgreSQL in {}", pg.root().display()),
@@ -173,6 +202,7 @@ impl DbArgs {
                 Ok(Resolved {
                     admin,
                     query,
+                    replicas: self.replicas()?,
                     rls_secret,
                     query_password: self.query_password.clone(),
                     description,
@@ -180,6 +210,13 @@ impl DbArgs {
                 })
             }
         }
+    }
+
+    fn replicas(&self) -> Result<Vec<Config>, DbSettingsError> {
+        self.query_replica_urls
+            .iter()
+            .map(|url| parse(url, "MCP_QUERY_REPLICA_URLS"))
+            .collect()
     }
 
     fn admin_config(&self) -> Result<Option<Config>, DbSettingsError> {

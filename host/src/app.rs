@@ -217,8 +217,7 @@ async fn demo_database(
     if let Some(embeddings) = embeddings {
         let report =
             crate::embeddings::product_index::embed_products(&set_up.client, embeddings, 32, true)
-                .await
-                .map_err(anyhow::Error::msg)?;
+                .await?;
         if report.embedded > 0 {
             tracing::info!(
                 model = %report.model.name,

@@ -71,8 +71,7 @@ async fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
         args.batch_size,
         true,
     )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    .await?;
     if let Some(old) = &report.replaced_model {
         println!("replaced the embeddings of {old}");
     }

@@ -137,7 +137,7 @@ async fn the_same_seed_loads_the_same_data() {
         },
     )
     .await;
-    assert!(refused.unwrap_err().contains("--replace"));
+    assert!(refused.unwrap_err().to_string().contains("--replace"));
     let report = seed::seed(&admin_a, options).await.unwrap();
     seed::seed(&admin_b, options).await.unwrap();
     assert_eq!(checksums(&admin_a).await, checksums(&admin_b).await);

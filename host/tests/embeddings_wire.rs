@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mcp_host::embeddings::remote::{
-    AzureOpenAi, EmbedError, EntraCredential, OpenAiCompatible, RemoteAuth, RemoteEmbedder,
+    AzureOpenAi, EntraCredential, OpenAiCompatible, RemoteAuth, RemoteEmbedder, RemoteError,
     RemoteOptions,
 };
 use serde_json::{Value, json};
@@ -383,7 +383,7 @@ async fn entra_persistent_401_is_unauthorized_with_role_hint() {
 
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
-    let EmbedError::Unauthorized(message) = &err else {
+    let RemoteError::Unauthorized(message) = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -417,7 +417,7 @@ async fn entra_rejected_client_secret_is_unauthorized_without_the_secret() {
 
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
-    let EmbedError::Unauthorized(message) = &err else {
+    let RemoteError::Unauthorized(message) = &err else {
         panic!("{err:?}")
     };
     assert!(message.contains("AADSTS7000215"), "{message}");
@@ -536,7 +536,7 @@ async fn rate_limit_exhausted_is_rate_limited() {
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
     assert!(
-        matches!(&err, EmbedError::RateLimited(m) if m.contains("exceed the rate limit")),
+        matches!(&err, RemoteError::RateLimited(m) if m.contains("exceed the rate limit")),
         "{err:?}"
     );
     assert_eq!(server.requests(AZURE_PATH).len(), 4);
@@ -556,7 +556,7 @@ async fn unauthorized_key_fails_fast_without_retry() {
 
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
-    let EmbedError::Unauthorized(message) = &err else {
+    let RemoteError::Unauthorized(message) = &err else {
         panic!("{err:?}")
     };
     assert!(message.contains("api-key"), "{message}");
@@ -579,7 +579,7 @@ async fn not_found_names_path_and_deployment() {
 
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
-    let EmbedError::NotFound(message) = &err else {
+    let RemoteError::NotFound(message) = &err else {
         panic!("{err:?}")
     };
     assert!(message.contains("deployment 'emb'"), "{message}");
@@ -603,7 +603,7 @@ async fn bad_request_is_not_retried() {
     let err = embedder.embed(&texts(&[""])).await.unwrap_err();
 
     assert!(
-        matches!(&err, EmbedError::BadRequest(m) if m.contains("'$.input' is invalid.")),
+        matches!(&err, RemoteError::BadRequest(m) if m.contains("'$.input' is invalid.")),
         "{err:?}"
     );
     assert_eq!(server.total(), 1);
@@ -645,7 +645,7 @@ async fn server_errors_give_up_after_max_attempts() {
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
     assert!(
-        matches!(&err, EmbedError::Server(m) if m.contains("backend exploded")),
+        matches!(&err, RemoteError::Server(m) if m.contains("backend exploded")),
         "{err:?}"
     );
     assert_eq!(server.requests(AZURE_PATH).len(), 4);
@@ -667,7 +667,7 @@ async fn slow_server_times_out_after_retries() {
 
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
-    assert!(matches!(err, EmbedError::Timeout(_)), "{err:?}");
+    assert!(matches!(err, RemoteError::Timeout(_)), "{err:?}");
     assert_eq!(server.requests(AZURE_PATH).len(), 2);
 }
 
@@ -695,7 +695,7 @@ async fn refused_connection_is_transport_error() {
 
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
-    let EmbedError::Transport(message) = &err else {
+    let RemoteError::Transport(message) = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -791,7 +791,7 @@ async fn openai_not_found_names_model() {
 
     let err = embedder.embed(&texts(&["x"])).await.unwrap_err();
 
-    let EmbedError::NotFound(message) = &err else {
+    let RemoteError::NotFound(message) = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -829,7 +829,7 @@ async fn malformed_responses_are_bad_response() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, EmbedError::BadResponse(_)),
+            matches!(err, RemoteError::BadResponse(_)),
             "{first}: {err:?}"
         );
     }
@@ -863,6 +863,6 @@ async fn invalid_configuration_is_rejected_up_front() {
         ),
     ];
     for case in cases {
-        assert!(matches!(case, Err(EmbedError::Config(_))), "{case:?}");
+        assert!(matches!(case, Err(RemoteError::Config(_))), "{case:?}");
     }
 }

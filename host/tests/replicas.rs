@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use mcp_host::db::caller::{CallerDb, QueryLimits, Replicas};
+use mcp_host::db::caller::{CallerDb, QueryLimits};
 use mcp_host::db::values::to_json;
 use support::pg::{Replicated, connect, seattle, stores};
 use support::wait_until;
@@ -69,21 +69,9 @@ async fn a_replica_serves_each_scope_and_its_loss_costs_no_caller_an_error() {
             row.unwrap().get::<_, i64>(0)
         }
     };
-    let db = CallerDb::new(
-        set.query_config(),
-        set.secret.clone(),
-        QueryLimits::default(),
-        4,
-    )
-    .unwrap()
-    .with_replicas(Replicas::new(
-        vec![set.replica_config()],
-        Duration::from_secs(30),
-    ))
-    .unwrap();
-    wait_until(Duration::from_secs(30), || healthy(&db))
-        .await
-        .expect("the replica comes into rotation");
+    let db = set
+        .caller_db(&set.secret, QueryLimits::default(), Duration::from_secs(30))
+        .await;
 
     // Every store manager and head office, on the replica, see what they
     // see on the primary.
@@ -110,21 +98,13 @@ async fn a_replica_serves_each_scope_and_its_loss_costs_no_caller_an_error() {
 
     // The replica holds the primary's gate key: a host without the secret
     // establishes nobody there either.
-    let forged = CallerDb::new(
-        set.query_config(),
-        mcp_host::db::secrets::random_secret(),
-        QueryLimits::default(),
-        2,
-    )
-    .unwrap()
-    .with_replicas(Replicas::new(
-        vec![set.replica_config()],
-        Duration::from_secs(30),
-    ))
-    .unwrap();
-    wait_until(Duration::from_secs(30), || healthy(&forged))
-        .await
-        .expect("the replica comes into rotation");
+    let forged = set
+        .caller_db(
+            &mcp_host::db::secrets::random_secret(),
+            QueryLimits::default(),
+            Duration::from_secs(30),
+        )
+        .await;
     for user in [seattle(), HEAD_OFFICE] {
         let refused = forged
             .query(user, "SELECT count(*) FROM retail.orders", &[], 1)
@@ -168,21 +148,9 @@ async fn a_replica_serves_each_scope_and_its_loss_costs_no_caller_an_error() {
 #[tokio::test]
 async fn a_replica_behind_the_lag_bound_is_skipped_until_it_catches_up() {
     let set = Replicated::start("zava-replica-lag-").await;
-    let db = CallerDb::new(
-        set.query_config(),
-        set.secret.clone(),
-        QueryLimits::default(),
-        4,
-    )
-    .unwrap()
-    .with_replicas(Replicas::new(
-        vec![set.replica_config()],
-        Duration::from_secs(1),
-    ))
-    .unwrap();
-    wait_until(Duration::from_secs(30), || healthy(&db))
-        .await
-        .expect("the replica comes into rotation");
+    let db = set
+        .caller_db(&set.secret, QueryLimits::default(), Duration::from_secs(1))
+        .await;
 
     // Replay stops while the primary keeps writing: the standby receives
     // WAL it does not apply, and the age of what it last applied grows.

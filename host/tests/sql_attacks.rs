@@ -24,7 +24,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_host::db::caller::{CallerDb, QueryLimits, Replicas};
+use mcp_host::db::caller::{CallerDb, QueryLimits};
 use serde_json::{Value, json};
 use support::attacks::corpus;
 use support::pg::{TestDb, checksums, stores};
@@ -62,8 +62,12 @@ fn foreign_rows(columns: &[String], rows: &[Vec<Value>], seattle_orders: i64) ->
 }
 
 async fn seattle_orders(db: &TestDb) -> i64 {
-    db.admin()
-        .await
+    seattle_orders_in(&db.admin().await).await
+}
+
+/// Seattle's orders, counted by an administrator.
+async fn seattle_orders_in(admin: &tokio_postgres::Client) -> i64 {
+    admin
         .query_one(
             "SELECT count(*) FROM retail.orders WHERE store_id = $1",
             &[&SEATTLE],
@@ -71,6 +75,14 @@ async fn seattle_orders(db: &TestDb) -> i64 {
         .await
         .unwrap()
         .get(0)
+}
+
+/// Limits for the corpus: attacks that run long stop after a second.
+fn corpus_limits() -> QueryLimits {
+    QueryLimits {
+        statement_timeout: Duration::from_secs(1),
+        ..QueryLimits::default()
+    }
 }
 
 /// Nothing may outlive a query: no advisory lock, no open transaction.
@@ -251,27 +263,10 @@ async fn on_a_streaming_replica_the_corpus_holds_too() {
     let set = support::pg::Replicated::start("zava-attacks-replica-").await;
     let admin = support::pg::connect(&set.primary.superuser("zava")).await;
     let before = checksums(&admin).await;
-    let seattle_orders: i64 = admin
-        .query_one("SELECT count(*) FROM retail.orders WHERE store_id = 1", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let limits = QueryLimits {
-        statement_timeout: Duration::from_secs(1),
-        ..QueryLimits::default()
-    };
-    let caller_db = CallerDb::new(set.query_config(), set.secret.clone(), limits, 4)
-        .unwrap()
-        .with_replicas(Replicas::new(
-            vec![set.replica_config()],
-            Duration::from_secs(30),
-        ))
-        .unwrap();
-    support::wait_until(Duration::from_secs(30), || {
-        caller_db.replicas().iter().all(|(_, healthy, _)| *healthy)
-    })
-    .await
-    .expect("the replica comes into rotation");
+    let seattle_orders = seattle_orders_in(&admin).await;
+    let caller_db = set
+        .caller_db(&set.secret, corpus_limits(), Duration::from_secs(30))
+        .await;
     let served_before = set.standby_transactions().await;
     let (failures, stopped) = run_corpus(&caller_db, seattle_orders).await;
     assert!(
@@ -309,18 +304,14 @@ async fn on_a_streaming_replica_the_corpus_holds_too() {
 async fn on_a_database_migrated_without_a_superuser_the_guard_alone_holds() {
     let managed =
         support::pg::Managed::start("zava-managed-attacks-", support::pg::TEST_SCALE).await;
-    let seattle_orders: i64 = managed
-        .admin
-        .query_one("SELECT count(*) FROM retail.orders WHERE store_id = 1", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let limits = QueryLimits {
-        statement_timeout: Duration::from_secs(1),
-        ..QueryLimits::default()
-    };
-    let caller_db =
-        CallerDb::new(managed.query_config(), managed.secret.clone(), limits, 4).unwrap();
+    let seattle_orders = seattle_orders_in(&managed.admin).await;
+    let caller_db = CallerDb::new(
+        managed.query_config(),
+        managed.secret.clone(),
+        corpus_limits(),
+        4,
+    )
+    .unwrap();
     let (failures, stopped) = run_corpus(&caller_db, seattle_orders).await;
     assert!(
         failures.is_empty(),

@@ -182,8 +182,13 @@ fn scans(plan: &str) -> Vec<(String, u64)> {
     out
 }
 
-/// The plan of `sql` as the query roles run it for `user`, as JSON.
-async fn plan_as(db: &TestDb, login: &str, user: Uuid, sql: &str) -> String {
+/// A connection on `login` inside a read-only transaction in which the
+/// host's gate proof has asked to establish `user`; `rls.enter`'s answer.
+async fn enter_as(
+    db: &TestDb,
+    login: &str,
+    user: Uuid,
+) -> (tokio_postgres::Client, Result<(), tokio_postgres::Error>) {
     let mut config = db.admin_config();
     config.user(login);
     let client = connect(&config).await;
@@ -195,13 +200,20 @@ async fn plan_as(db: &TestDb, login: &str, user: Uuid, sql: &str) -> String {
         .get(0);
     client.batch_execute("BEGIN READ ONLY").await.unwrap();
     let at = now_ms();
-    client
+    let entered = client
         .query(
             "SELECT rls.enter($1, $2, $3)",
             &[&gate.proof(Purpose::Enter, pid, at, user), &at, &user],
         )
         .await
-        .unwrap();
+        .map(drop);
+    (client, entered)
+}
+
+/// The plan of `sql` as the query roles run it for `user`, as JSON.
+async fn plan_as(db: &TestDb, login: &str, user: Uuid, sql: &str) -> String {
+    let (client, entered) = enter_as(db, login, user).await;
+    entered.unwrap();
     // EXPLAIN is the test's, not a caller's: the guard never sees it.
     let plan: Value = client
         .query_one(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {sql}"), &[])
@@ -265,24 +277,8 @@ async fn head_offices_login_serves_nobody_else_and_partitions_are_closed() {
     let db = TestDb::fresh().await;
     let (_, _, seattle) = stores()[0];
     let seattle = Uuid::parse_str(seattle).unwrap();
-    let mut config = db.admin_config();
-    config.user(HQ_ROLE);
-    let client = connect(&config).await;
-    let gate = GateKey::from_secret(db.secret());
-    let pid: i32 = client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    client.batch_execute("BEGIN READ ONLY").await.unwrap();
-    let at = now_ms();
-    let refused = client
-        .query(
-            "SELECT rls.enter($1, $2, $3)",
-            &[&gate.proof(Purpose::Enter, pid, at, seattle), &at, &seattle],
-        )
-        .await
-        .unwrap_err();
+    let (client, entered) = enter_as(&db, HQ_ROLE, seattle).await;
+    let refused = entered.unwrap_err();
     assert_eq!(refused.code().map(|c| c.code()), Some("ZV001"), "{refused}");
     client.batch_execute("ROLLBACK").await.unwrap();
 
@@ -376,4 +372,64 @@ async fn migrate_moves_the_previous_layout_in_place_keeping_every_row() {
         .get(0);
     assert_eq!(other, 0, "rows outside the stores' partitions");
     pg.stop().unwrap();
+}
+
+/// Every index and constraint of the retail schema, as PostgreSQL prints it.
+async fn schema_objects(admin: &tokio_postgres::Client) -> Vec<String> {
+    admin
+        .query(
+            "SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = 'retail'
+             UNION ALL
+             SELECT 'constraint ' || conrelid::regclass::text || '.' || conname || ': ' || pg_get_constraintdef(oid)
+             FROM pg_constraint WHERE connamespace = 'retail'::regnamespace
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn seeding_again_leaves_every_index_and_key_as_the_migrations_made_them() {
+    let db = TestDb::fresh().await;
+    let admin = db.admin().await;
+    let before = schema_objects(&admin).await;
+    assert!(
+        before.iter().any(|o| o.contains("orders_store_date_idx")),
+        "{before:?}"
+    );
+    assert!(
+        before
+            .iter()
+            .any(|o| o.contains("order_items_order_id_store_id_fkey")),
+        "{before:?}"
+    );
+    seed::seed(
+        &admin,
+        SeedOptions {
+            seed: 11,
+            scale: 0.02,
+            replace: true,
+            progress: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(schema_objects(&admin).await, before);
+    // The keys hold again: an order line of no order is refused.
+    let orphan = admin
+        .batch_execute(
+            "INSERT INTO retail.order_items (order_id, store_id, product_id, quantity, unit_price, total_amount) \
+             VALUES (-1, 1, (SELECT min(product_id) FROM retail.products), 1, 1, 1)",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        orphan.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{orphan}"
+    );
 }

@@ -52,6 +52,8 @@ param entraUserMapFile string = ''
 
 // Database.
 param postgresFqdn string
+@description('Host names of the server\'s read replicas (caller statements spread over them).')
+param postgresReplicaFqdns array = []
 param databaseName string
 param dbPoolSize int = 16
 param statementTimeout string = '10s'
@@ -197,6 +199,15 @@ var baseEnv = [
   }
 ]
 
+// Read replicas log in as the query role with the same password (roles come
+// with the replication stream).
+var replicaEnv = empty(postgresReplicaFqdns) ? [] : [
+  {
+    name: 'MCP_QUERY_REPLICA_URLS'
+    value: join(map(postgresReplicaFqdns, fqdn => 'postgres://zava_query@${fqdn}:5432/${databaseName}?sslmode=require'), ',')
+  }
+]
+
 var userMapEnv = empty(entraUserMapFile) ? [] : [
   {
     name: 'MCP_ENTRA_USER_MAP'
@@ -262,7 +273,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           args: [
             'serve'
           ]
-          env: concat(baseEnv, userMapEnv)
+          env: concat(baseEnv, replicaEnv, userMapEnv)
           resources: {
             cpu: json('1.0')
             memory: '2Gi'

@@ -53,6 +53,11 @@ param entraAdminName string = ''
 ])
 param entraAdminType string = 'User'
 
+@description('Read replicas of the server (0-5). Not available in the Burstable tier.')
+@minValue(0)
+@maxValue(5)
+param readReplicas int = 0
+
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2025-08-01' = {
   name: name
   location: location
@@ -151,6 +156,43 @@ resource entraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@20
   ]
 }
 
+// Read replicas: Azure restores a base backup of the server and streams its
+// WAL (asynchronous physical replication), exactly what the host expects of
+// a hot standby. Roles, grants, the gate key and the data come with the
+// stream; firewall rules and server parameters do not, so each replica gets
+// the same ones. The host spreads caller statements over them
+// (MCP_QUERY_REPLICA_URLS, set by app.bicep from `replicaFqdns`).
+resource replicas 'Microsoft.DBforPostgreSQL/flexibleServers@2025-08-01' = [for i in range(0, readReplicas): {
+  name: '${name}-r${i + 1}'
+  location: location
+  tags: tags
+  sku: {
+    name: skuName
+    tier: skuTier
+  }
+  properties: {
+    createMode: 'Replica'
+    sourceServerResourceId: server.id
+    network: {
+      publicNetworkAccess: 'Enabled'
+    }
+  }
+  dependsOn: [
+    entraAdmin
+    allowAzureServices
+  ]
+}]
+
+resource replicaFirewall 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2025-08-01' = [for i in range(0, readReplicas): {
+  parent: replicas[i]
+  name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
+  properties: {
+    startIpAddress: '0.0.0.0'
+    endIpAddress: '0.0.0.0'
+  }
+}]
+
 output name string = server.name
 output fqdn string = server.properties.fullyQualifiedDomainName
 output databaseName string = database.name
+output replicaFqdns array = [for i in range(0, readReplicas): replicas[i].properties.fullyQualifiedDomainName]

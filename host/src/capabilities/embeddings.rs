@@ -107,32 +107,10 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use async_trait::async_trait;
-
     use super::*;
     use crate::bindings::zava::mcp::embeddings::Host as _;
-    use crate::embeddings::{EmbedError, ModelInfo as HostModel, Provider};
+    use crate::embeddings::testing::Counting;
     use crate::runtime::policy::{Ceilings, Grant};
-
-    /// A one-dimensional "model" that counts the texts it embeds.
-    struct Counting(AtomicUsize);
-
-    #[async_trait]
-    impl Provider for Counting {
-        fn describe(&self) -> String {
-            "counting".into()
-        }
-        async fn model(&self) -> Result<HostModel, EmbedError> {
-            Ok(HostModel {
-                name: "counting".into(),
-                dimensions: 1,
-            })
-        }
-        async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-            self.0.fetch_add(texts.len(), Ordering::SeqCst);
-            Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
-        }
-    }
 
     fn context(provider: &Arc<Counting>, imports: &[&'static str]) -> EmbeddingsCtx {
         let ceilings = Ceilings {

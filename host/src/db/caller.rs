@@ -70,7 +70,7 @@ impl Default for QueryLimits {
             statement_timeout: Duration::from_secs(10),
             lock_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(30),
-            work_mem_mib: 16,
+            work_mem_mib: 4,
             max_rows: 10_000,
             max_bytes: 4 << 20,
             max_sql_bytes: guard::DEFAULT_MAX_SQL_BYTES,
@@ -261,13 +261,18 @@ impl CallerDb {
         self.servers.primary_reads = primary_reads;
         let primary = self.servers.primary_config().clone();
         for mut config in configs {
-            if config.get_user().is_none() {
-                if let Some(user) = primary.get_user() {
-                    config.user(user);
-                }
-                if let Some(password) = primary.get_password() {
-                    config.password(password);
-                }
+            // Roles replicate with the data: the query login's name and
+            // password are the primary's unless the URL says otherwise.
+            if config.get_user().is_none()
+                && let Some(user) = primary.get_user()
+            {
+                config.user(user);
+            }
+            if config.get_password().is_none()
+                && config.get_user() == primary.get_user()
+                && let Some(password) = primary.get_password()
+            {
+                config.password(password);
             }
             if config.get_dbname().is_none()
                 && let Some(db) = primary.get_dbname()

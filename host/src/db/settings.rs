@@ -78,8 +78,11 @@ pub struct DbArgs {
     #[arg(long, env = "MCP_MAX_RESULT_BYTES", default_value_t = 4 << 20)]
     pub max_result_bytes: usize,
 
-    /// `work_mem` of a caller's statement, in MiB.
-    #[arg(long, env = "MCP_WORK_MEM_MIB", default_value_t = 16)]
+    /// `work_mem` of a caller's statement, in MiB. The default is
+    /// PostgreSQL's own: more is not faster for every plan (16 MiB made a
+    /// `COUNT(DISTINCT)` over 400k lines 18-50 % slower: one large in-memory
+    /// quicksort instead of an external merge of small runs).
+    #[arg(long, env = "MCP_WORK_MEM_MIB", default_value_t = 4)]
     pub work_mem_mib: u32,
 
     /// Longest SQL text of one statement, in bytes (checked before parsing).

@@ -57,9 +57,8 @@ pub enum SetupError {
     NoAdmin,
     #[error(transparent)]
     Migrate(#[from] MigrateError),
-    /// Loading the demo data failed (the seed module's message).
-    #[error("{0}")]
-    Seed(String),
+    #[error(transparent)]
+    Seed(#[from] crate::seed::SeedError),
 }
 
 /// The connection settings of `args`, starting the embedded cluster first if

@@ -23,6 +23,9 @@ pub struct ModelInfo {
     pub dimensions: u32,
 }
 
+/// Why embeddings could not be had: the message a component, a command or
+/// a log shows (remote failures arrive as [`remote::RemoteError`], with
+/// their kind, and are described here with the provider's name).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
 pub struct EmbedError(pub String);
@@ -90,13 +93,16 @@ impl Embeddings {
     }
 }
 
+/// A provider for unit tests here and in the `embeddings` capability.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Counts the texts it is asked to embed; a vector encodes the text length.
-    struct Counting(AtomicUsize);
+    use super::*;
+
+    /// Counts the texts it is asked to embed; a one-dimensional vector
+    /// encodes each text's length.
+    pub struct Counting(pub AtomicUsize);
 
     #[async_trait]
     impl Provider for Counting {
@@ -114,6 +120,14 @@ mod tests {
             Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::testing::Counting;
+    use super::*;
 
     #[tokio::test]
     async fn repeated_texts_come_from_the_cache_in_order() {

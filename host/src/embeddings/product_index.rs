@@ -31,8 +31,26 @@ pub struct EmbedReport {
 
 const INDEX: &str = "product_description_embeddings_hnsw";
 
-fn sql(e: tokio_postgres::Error) -> String {
-    error_text(&e)
+/// Why the catalogue could not be embedded.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Embed(#[from] super::EmbedError),
+    #[error(
+        "the model returned a {got}-dimensional vector, but {model} records {expected} dimensions"
+    )]
+    Dimensions {
+        got: usize,
+        model: String,
+        expected: u32,
+    },
+    /// PostgreSQL's message ([`error_text`]).
+    #[error("{0}")]
+    Database(String),
+}
+
+fn sql(e: tokio_postgres::Error) -> IndexError {
+    IndexError::Database(error_text(&e))
 }
 
 /// The text embedded for a product (and what a query is compared with).
@@ -45,9 +63,9 @@ pub async fn embed_products(
     embeddings: &Embeddings,
     batch_size: usize,
     progress: bool,
-) -> Result<EmbedReport, String> {
+) -> Result<EmbedReport, IndexError> {
     let started = Instant::now();
-    let model = embeddings.model().await.map_err(|e| e.to_string())?;
+    let model = embeddings.model().await?;
     let replaced_model = prepare_model(client, &model).await?;
 
     as_owner(client).await?;
@@ -99,17 +117,16 @@ pub async fn embed_products(
             .iter()
             .map(|r| product_text(r.get(1), r.get(2)))
             .collect();
-        let vectors = embeddings.embed(&texts).await.map_err(|e| e.to_string())?;
+        let vectors = embeddings.embed(&texts).await?;
         if let Some(bad) = vectors
             .iter()
             .find(|v| v.len() != model.dimensions as usize)
         {
-            return Err(format!(
-                "the model returned a {}-dimensional vector, but {} records {} dimensions",
-                bad.len(),
-                model.name,
-                model.dimensions
-            ));
+            return Err(IndexError::Dimensions {
+                got: bad.len(),
+                model: model.name.clone(),
+                expected: model.dimensions,
+            });
         }
         let vectors: Vec<Vector> = vectors.into_iter().map(Vector::from).collect();
         client
@@ -148,7 +165,7 @@ pub async fn embed_products(
 
 /// Records `model`, clearing embeddings of any other model and fitting the
 /// column and index to its dimension. Returns the replaced model's name.
-async fn prepare_model(client: &Client, model: &ModelInfo) -> Result<Option<String>, String> {
+async fn prepare_model(client: &Client, model: &ModelInfo) -> Result<Option<String>, IndexError> {
     client
         .batch_execute(&format!("BEGIN; SET LOCAL ROLE {OWNER_ROLE}"))
         .await
@@ -213,7 +230,7 @@ async fn prepare_model(client: &Client, model: &ModelInfo) -> Result<Option<Stri
     }
 }
 
-async fn as_owner(client: &Client) -> Result<(), String> {
+async fn as_owner(client: &Client) -> Result<(), IndexError> {
     client
         .batch_execute(&format!("SET ROLE {OWNER_ROLE}"))
         .await

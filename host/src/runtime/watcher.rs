@@ -43,7 +43,19 @@ pub struct Watcher {
     seen: HashMap<PathBuf, Seen>,
     policy: Option<PolicyFile>,
     metrics: Option<Arc<Metrics>>,
+    /// The folder could not be read: since when, what was last logged and
+    /// when (the error repeats on every poll; the log says it once a minute).
+    unreadable: Option<Unreadable>,
 }
+
+struct Unreadable {
+    error: String,
+    logged_at: std::time::Instant,
+    repeats: u64,
+}
+
+/// How often an unchanged folder error is logged again.
+const UNREADABLE_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Summary of one scan, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +75,7 @@ impl Watcher {
             seen: HashMap::new(),
             policy: None,
             metrics: None,
+            unreadable: None,
         }
     }
 
@@ -128,10 +141,13 @@ impl Watcher {
         let present = match list_wasm_files(&self.dir) {
             Ok(files) => files,
             Err(error) => {
-                tracing::error!(dir = %self.dir.display(), %error, "cannot read the components folder; keeping the tools already loaded");
+                self.folder_unreadable(error.to_string());
                 return report;
             }
         };
+        if let Some(gone) = self.unreadable.take() {
+            tracing::info!(dir = %self.dir.display(), failed_scans = gone.repeats + 1, "the components folder is readable again");
+        }
 
         let gone: Vec<PathBuf> = self
             .seen
@@ -241,6 +257,27 @@ impl Watcher {
         let loaded = self.registry.snapshot();
         self.seen.retain(|path, _| loaded.component(path).is_some());
         removed
+    }
+
+    /// Logs a folder error when it first happens, when it changes, and
+    /// once a minute while it lasts (a host out of file descriptors would
+    /// otherwise log it on every poll).
+    fn folder_unreadable(&mut self, error: String) {
+        let now = std::time::Instant::now();
+        match &mut self.unreadable {
+            Some(same) if same.error == error && now - same.logged_at < UNREADABLE_LOG_EVERY => {
+                same.repeats += 1;
+                return;
+            }
+            _ => {}
+        }
+        let repeats = self.unreadable.as_ref().map_or(0, |u| u.repeats);
+        tracing::error!(dir = %self.dir.display(), %error, repeated = repeats, "cannot read the components folder; keeping the tools already loaded");
+        self.unreadable = Some(Unreadable {
+            error,
+            logged_at: now,
+            repeats: 0,
+        });
     }
 
     fn reject(&mut self, path: &Path, fingerprint: Fingerprint, digest: String, reason: &str) {

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::SeedError;
 use super::rng::Rng;
 
 /// The categories in their fixed order (category ids 1..=9).
@@ -65,9 +66,9 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn load(rng: &mut Rng) -> Result<Self, String> {
+    pub fn load(rng: &mut Rng) -> Result<Self, SeedError> {
         let entries: Vec<Entry> = serde_json::from_str(include_str!("catalog.json"))
-            .map_err(|e| format!("the built-in catalogue is damaged: {e}"))?;
+            .map_err(|e| SeedError::BuiltIn(format!("the built-in catalogue is damaged: {e}")))?;
         let mut types: Vec<ProductType> = Vec::new();
         let mut products = Vec::with_capacity(entries.len());
         let mut per_type_count: Vec<usize> = Vec::new();
@@ -75,7 +76,12 @@ impl Catalog {
             let category_index = CATEGORIES
                 .iter()
                 .position(|c| *c == entry.category)
-                .ok_or_else(|| format!("unknown category {:?} in the catalogue", entry.category))?;
+                .ok_or_else(|| {
+                    SeedError::BuiltIn(format!(
+                        "unknown category {:?} in the catalogue",
+                        entry.category
+                    ))
+                })?;
             let category_id = category_index as i32 + 1;
             let type_index = match types
                 .iter()

@@ -10,6 +10,7 @@
 use serde::Deserialize;
 use time::{Date, Month};
 
+use super::SeedError;
 use super::catalog::{CATEGORIES, Catalog, Product};
 use super::ids::IdPermutation;
 use super::rng::Rng;
@@ -105,11 +106,13 @@ struct Names {
 }
 
 impl Names {
-    fn load() -> Result<Self, String> {
+    fn load() -> Result<Self, SeedError> {
         let names: Names = serde_json::from_str(include_str!("names.json"))
-            .map_err(|e| format!("the built-in names are damaged: {e}"))?;
+            .map_err(|e| SeedError::BuiltIn(format!("the built-in names are damaged: {e}")))?;
         if names.first_names.is_empty() || names.last_names.is_empty() {
-            return Err("the built-in names list is empty".into());
+            return Err(SeedError::BuiltIn(
+                "the built-in names list is empty".into(),
+            ));
         }
         Ok(names)
     }
@@ -205,7 +208,7 @@ impl Table {
 /// The whole data set for `seed`. Each part draws from a stream of its own
 /// (`fork`), so the parts are independent of each other and of the order
 /// they are made in.
-pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, String> {
+pub fn generate(seed: u64, scale: Scale, id_key: &[u8; 32]) -> Result<Dataset, SeedError> {
     let ids = Ids {
         customers: IdPermutation::new(id_key, "customers"),
         orders: IdPermutation::new(id_key, "orders"),
@@ -289,13 +292,14 @@ fn customers(
     scale: Scale,
     ids: &Ids,
     names: &Names,
-) -> Result<(TableData, Vec<Vec<i32>>), String> {
+) -> Result<(TableData, Vec<Vec<i32>>), SeedError> {
     let mut customers = Table::new(
         "customers",
         "customer_id, first_name, last_name, email, phone, primary_store_id, created_at",
     );
     let mut by_store: Vec<Vec<i32>> = vec![Vec::new(); STORES.len()];
-    let first_day = Date::from_calendar_date(2019, Month::June, 1).map_err(|e| e.to_string())?;
+    let first_day = Date::from_calendar_date(2019, Month::June, 1)
+        .map_err(|e| SeedError::BuiltIn(e.to_string()))?;
     for n in 1..=scale.customers as u32 {
         let id = ids.customers.id(n);
         let store = rng.weighted(STORE_WEIGHT);
@@ -347,7 +351,7 @@ fn orders(
     ids: &Ids,
     catalog: &Catalog,
     by_store: &[Vec<i32>],
-) -> Result<(TableData, TableData), String> {
+) -> Result<(TableData, TableData), SeedError> {
     let mut orders = Table::new("orders", "order_id, customer_id, store_id, order_date");
     let mut items = Table::new(
         "order_items",
@@ -357,10 +361,10 @@ fn orders(
     let volume = Volume::new(scale);
     let mut order_n = 0u32;
     let mut item_n = 0u32;
-    let mut day =
-        Date::from_calendar_date(FIRST_YEAR, Month::January, 1).map_err(|e| e.to_string())?;
-    let last_day =
-        Date::from_calendar_date(LAST_YEAR, Month::December, 31).map_err(|e| e.to_string())?;
+    let mut day = Date::from_calendar_date(FIRST_YEAR, Month::January, 1)
+        .map_err(|e| SeedError::BuiltIn(e.to_string()))?;
+    let last_day = Date::from_calendar_date(LAST_YEAR, Month::December, 31)
+        .map_err(|e| SeedError::BuiltIn(e.to_string()))?;
     while day <= last_day {
         let month = u8::from(day.month()) as usize - 1;
         let count = rng.poisson(volume.orders_on(day));
@@ -404,7 +408,9 @@ fn orders(
                 ]);
             }
         }
-        day = day.next_day().ok_or("date overflow")?;
+        day = day
+            .next_day()
+            .ok_or_else(|| SeedError::BuiltIn("date overflow".into()))?;
     }
     Ok((orders.done(), items.done()))
 }

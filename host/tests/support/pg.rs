@@ -345,6 +345,27 @@ impl Replicated {
         self.standby.config(QUERY_ROLE, "zava")
     }
 
+    /// The caller database on the primary with the standby as its replica
+    /// (gate secret `secret`), once the replica's probe has found it well.
+    pub async fn caller_db(
+        &self,
+        secret: &str,
+        limits: mcp_host::db::caller::QueryLimits,
+        max_lag: std::time::Duration,
+    ) -> mcp_host::db::caller::CallerDb {
+        use mcp_host::db::caller::{CallerDb, Replicas};
+        let db = CallerDb::new(self.query_config(), secret.to_string(), limits, 4)
+            .expect("caller database")
+            .with_replicas(Replicas::new(vec![self.replica_config()], max_lag))
+            .expect("replica settings");
+        super::wait_until(std::time::Duration::from_secs(30), || {
+            db.replicas().iter().all(|(_, healthy, _)| *healthy)
+        })
+        .await
+        .expect("the replica comes into rotation");
+        db
+    }
+
     /// Transactions the standby has rolled back in database `zava`: every
     /// caller statement it served is one (the host ends each with a
     /// rollback; the replica's probe commits its own).

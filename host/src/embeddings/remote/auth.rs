@@ -6,7 +6,7 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use reqwest::{Client, RequestBuilder};
 
 use super::entra::{AccessToken, EntraCredential, TokenCache};
-use super::error::EmbedError;
+use super::error::RemoteError;
 use super::retry::Failure;
 
 /// Credentials for the embeddings endpoint.
@@ -47,7 +47,7 @@ pub(super) enum Authorizer {
 pub(super) type Authorized = (RequestBuilder, Option<AccessToken>);
 
 impl Authorizer {
-    pub(super) fn new(auth: RemoteAuth, http: &Client) -> Result<Self, EmbedError> {
+    pub(super) fn new(auth: RemoteAuth, http: &Client) -> Result<Self, RemoteError> {
         Ok(match auth {
             RemoteAuth::AzureApiKey(key) => {
                 Self::Static(HeaderName::from_static("api-key"), secret_header(&key, "")?)
@@ -98,14 +98,14 @@ impl Authorizer {
     }
 }
 
-fn secret_header(key: &str, prefix: &str) -> Result<HeaderValue, EmbedError> {
+fn secret_header(key: &str, prefix: &str) -> Result<HeaderValue, RemoteError> {
     let key = key.trim();
     if key.is_empty() {
-        return Err(EmbedError::Config("API key is empty".into()));
+        return Err(RemoteError::Config("API key is empty".into()));
     }
     // The key is deliberately not echoed in the error.
     let mut value = HeaderValue::try_from(format!("{prefix}{key}")).map_err(|_| {
-        EmbedError::Config("API key contains characters not allowed in an HTTP header".into())
+        RemoteError::Config("API key contains characters not allowed in an HTTP header".into())
     })?;
     value.set_sensitive(true);
     Ok(value)

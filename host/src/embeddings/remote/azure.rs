@@ -4,7 +4,7 @@ use reqwest::Url;
 use serde::Serialize;
 
 use super::auth::RemoteAuth;
-use super::error::EmbedError;
+use super::error::RemoteError;
 
 /// An Azure OpenAI embeddings deployment.
 #[derive(Debug, Clone)]
@@ -25,19 +25,19 @@ pub(super) struct AzureRequest<'a> {
 }
 
 impl AzureOpenAi {
-    pub(super) fn embeddings_url(&self) -> Result<Url, EmbedError> {
+    pub(super) fn embeddings_url(&self) -> Result<Url, RemoteError> {
         for (name, value) in [
             ("endpoint", &self.endpoint),
             ("deployment", &self.deployment),
             ("api_version", &self.api_version),
         ] {
             if value.trim().is_empty() {
-                return Err(EmbedError::Config(format!("Azure OpenAI {name} is empty")));
+                return Err(RemoteError::Config(format!("Azure OpenAI {name} is empty")));
             }
         }
         let mut url = super::parse_http_url(self.endpoint.trim(), "Azure OpenAI endpoint")?;
         url.path_segments_mut()
-            .map_err(|()| EmbedError::Config("Azure OpenAI endpoint cannot be a base URL".into()))?
+            .map_err(|()| RemoteError::Config("Azure OpenAI endpoint cannot be a base URL".into()))?
             .pop_if_empty()
             .extend([
                 "openai",
@@ -89,7 +89,7 @@ mod tests {
     fn bad_endpoints_are_config_errors() {
         for endpoint in ["", "x.openai.azure.com", "ftp://x", "mailto:a@b"] {
             let err = config(endpoint).embeddings_url().unwrap_err();
-            assert!(matches!(err, EmbedError::Config(_)), "{endpoint}: {err}");
+            assert!(matches!(err, RemoteError::Config(_)), "{endpoint}: {err}");
         }
     }
 }

@@ -8,7 +8,7 @@ use reqwest::{Client, StatusCode, Url};
 
 use super::auth::{Authorizer, RemoteAuth};
 use super::azure::{AzureOpenAi, AzureRequest};
-use super::error::{EmbedError, StatusContext, from_reqwest, from_status};
+use super::error::{RemoteError, StatusContext, from_reqwest, from_status};
 use super::openai::{OpenAiCompatible, OpenAiRequest};
 use super::retry::{self, Failure};
 use super::wire;
@@ -75,7 +75,7 @@ impl fmt::Debug for RemoteEmbedder {
 }
 
 impl RemoteEmbedder {
-    pub fn azure(config: AzureOpenAi, options: RemoteOptions) -> Result<Self, EmbedError> {
+    pub fn azure(config: AzureOpenAi, options: RemoteOptions) -> Result<Self, RemoteError> {
         let url = config.embeddings_url()?;
         let model = config.deployment.trim().to_owned();
         Self::new(url, model, Provider::Azure, config.auth, options)
@@ -84,7 +84,7 @@ impl RemoteEmbedder {
     pub fn openai_compatible(
         config: OpenAiCompatible,
         options: RemoteOptions,
-    ) -> Result<Self, EmbedError> {
+    ) -> Result<Self, RemoteError> {
         let url = config.embeddings_url()?;
         let provider = Provider::OpenAi {
             dimensions: config.dimensions,
@@ -104,15 +104,17 @@ impl RemoteEmbedder {
         provider: Provider,
         auth: RemoteAuth,
         options: RemoteOptions,
-    ) -> Result<Self, EmbedError> {
+    ) -> Result<Self, RemoteError> {
         if options.max_attempts == 0 {
-            return Err(EmbedError::Config("max_attempts must be at least 1".into()));
+            return Err(RemoteError::Config(
+                "max_attempts must be at least 1".into(),
+            ));
         }
         if options.max_batch == 0 {
-            return Err(EmbedError::Config("max_batch must be at least 1".into()));
+            return Err(RemoteError::Config("max_batch must be at least 1".into()));
         }
         if options.timeout.is_zero() {
-            return Err(EmbedError::Config(
+            return Err(RemoteError::Config(
                 "timeout must be greater than zero".into(),
             ));
         }
@@ -126,7 +128,7 @@ impl RemoteEmbedder {
                 env!("CARGO_PKG_VERSION")
             ))
             .build()
-            .map_err(|e| EmbedError::Config(format!("cannot build HTTP client: {e}")))?;
+            .map_err(|e| RemoteError::Config(format!("cannot build HTTP client: {e}")))?;
         let auth = Authorizer::new(auth, &http)?;
         let label = display_url(&url);
         Ok(Self {
@@ -149,7 +151,7 @@ impl RemoteEmbedder {
     ///
     /// Sends at most `max_batch` texts per request, one request at a time, so a
     /// large input does not trip the provider's rate limit all at once.
-    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, RemoteError> {
         let mut vectors = Vec::with_capacity(texts.len());
         for batch in texts.chunks(self.options.max_batch) {
             vectors.extend(self.embed_batch(batch).await?);
@@ -157,7 +159,7 @@ impl RemoteEmbedder {
         Ok(vectors)
     }
 
-    async fn embed_batch(&self, batch: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    async fn embed_batch(&self, batch: &[String]) -> Result<Vec<Vec<f32>>, RemoteError> {
         let body = match self.provider {
             Provider::Azure => serde_json::to_vec(&AzureRequest { input: batch }),
             Provider::OpenAi { dimensions } => serde_json::to_vec(&OpenAiRequest {
@@ -166,7 +168,7 @@ impl RemoteEmbedder {
                 dimensions,
             }),
         }
-        .map_err(|e| EmbedError::BadRequest(format!("cannot encode request body: {e}")))?;
+        .map_err(|e| RemoteError::BadRequest(format!("cannot encode request body: {e}")))?;
 
         let max_attempts = self.options.max_attempts;
         let mut attempt = 1;

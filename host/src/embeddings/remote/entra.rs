@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::error::{EmbedError, StatusContext, from_reqwest, from_status};
+use super::error::{RemoteError, StatusContext, from_reqwest, from_status};
 use super::retry::{Failure, retry_after};
 use super::wire::error_detail;
 
@@ -110,9 +110,9 @@ pub(super) struct AccessToken(Arc<str>);
 
 impl AccessToken {
     /// `Authorization` value, flagged sensitive so HTTP-level logging redacts it.
-    pub(super) fn bearer_header(&self) -> Result<HeaderValue, EmbedError> {
+    pub(super) fn bearer_header(&self) -> Result<HeaderValue, RemoteError> {
         let mut value = HeaderValue::try_from(format!("Bearer {}", self.0)).map_err(|_| {
-            EmbedError::BadResponse(
+            RemoteError::BadResponse(
                 "Entra returned an access token that is not a valid header value".into(),
             )
         })?;
@@ -166,7 +166,7 @@ impl fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    pub(super) fn new(credential: EntraCredential, http: Client) -> Result<Self, EmbedError> {
+    pub(super) fn new(credential: EntraCredential, http: Client) -> Result<Self, RemoteError> {
         let request = match credential {
             EntraCredential::ClientSecret {
                 authority_host,
@@ -176,11 +176,11 @@ impl TokenCache {
             } => {
                 for (name, value) in [("tenant_id", &tenant_id), ("client_id", &client_id)] {
                     if value.trim().is_empty() {
-                        return Err(EmbedError::Config(format!("Entra {name} is empty")));
+                        return Err(RemoteError::Config(format!("Entra {name} is empty")));
                     }
                 }
                 if client_secret.is_empty() {
-                    return Err(EmbedError::Config("Entra client_secret is empty".into()));
+                    return Err(RemoteError::Config("Entra client_secret is empty".into()));
                 }
                 let host = if authority_host.trim().is_empty() {
                     DEFAULT_AUTHORITY_HOST
@@ -190,7 +190,7 @@ impl TokenCache {
                 let mut url = super::parse_http_url(host, "Entra authority_host")?;
                 url.path_segments_mut()
                     .map_err(|()| {
-                        EmbedError::Config("Entra authority_host cannot be a base URL".into())
+                        RemoteError::Config("Entra authority_host cannot be a base URL".into())
                     })?
                     .pop_if_empty()
                     .extend([tenant_id.trim(), "oauth2", "v2.0", "token"]);
@@ -222,7 +222,7 @@ impl TokenCache {
                     }
                 }
                 let mut header = HeaderValue::try_from(header).map_err(|_| {
-                    EmbedError::Config(
+                    RemoteError::Config(
                         "managed identity header is not a valid HTTP header value".into(),
                     )
                 })?;
@@ -301,7 +301,7 @@ impl TokenCache {
                 && status != reqwest::StatusCode::REQUEST_TIMEOUT
             {
                 // Any other 4xx from a token endpoint means the credential is wrong, not the request.
-                EmbedError::Unauthorized(format!(
+                RemoteError::Unauthorized(format!(
                     "{what} refused to issue a token (HTTP {}): {detail}; {hint}",
                     status.as_u16()
                 ))
@@ -323,20 +323,20 @@ impl TokenCache {
 
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             // serde's message could quote a field value, and fields here include the token.
-            EmbedError::BadResponse(format!(
+            RemoteError::BadResponse(format!(
                 "{what} returned an unexpected JSON body (line {}, column {})",
                 e.line(),
                 e.column()
             ))
         })?;
         let lifetime = parsed.lifetime(SystemTime::now()).ok_or_else(|| {
-            EmbedError::BadResponse(format!(
+            RemoteError::BadResponse(format!(
                 "{what} returned a token without expires_in or expires_on"
             ))
         })?;
         if parsed.access_token.is_empty() {
             return Err(
-                EmbedError::BadResponse(format!("{what} returned an empty access_token")).into(),
+                RemoteError::BadResponse(format!("{what} returned an empty access_token")).into(),
             );
         }
         tracing::debug!(

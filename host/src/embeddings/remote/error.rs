@@ -2,12 +2,14 @@ use std::error::Error as _;
 
 use reqwest::StatusCode;
 
-/// Why an embedding request failed.
+/// Why a request to a remote embeddings endpoint failed, by kind (the
+/// provider layer turns it into [`crate::embeddings::EmbedError`], the one
+/// error components and commands see).
 ///
 /// Messages never contain API keys, client secrets or access tokens, so they
 /// can be shown to users and logged as-is.
 #[derive(Debug, thiserror::Error)]
-pub enum EmbedError {
+pub enum RemoteError {
     #[error("unauthorized: {0}")]
     Unauthorized(String),
     #[error("not found: {0}")]
@@ -28,7 +30,7 @@ pub enum EmbedError {
     Config(String),
 }
 
-impl EmbedError {
+impl RemoteError {
     /// Whether the same request may succeed if sent again later.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -51,7 +53,7 @@ pub(super) struct StatusContext<'a> {
 }
 
 /// Maps a non-success status to an error; `detail` is the server's own message.
-pub(super) fn from_status(status: StatusCode, detail: &str, cx: &StatusContext<'_>) -> EmbedError {
+pub(super) fn from_status(status: StatusCode, detail: &str, cx: &StatusContext<'_>) -> RemoteError {
     let code = status.as_u16();
     let StatusContext {
         service,
@@ -60,28 +62,28 @@ pub(super) fn from_status(status: StatusCode, detail: &str, cx: &StatusContext<'
         auth_hint,
     } = cx;
     match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => EmbedError::Unauthorized(format!(
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RemoteError::Unauthorized(format!(
             "{service} rejected the credentials (HTTP {code}): {detail}; {auth_hint}"
         )),
-        StatusCode::NOT_FOUND => EmbedError::NotFound(format!(
+        StatusCode::NOT_FOUND => RemoteError::NotFound(format!(
             "{service} answered 404 for {path} ({target}): {detail}; check the endpoint URL and that the {target} exists"
         )),
         StatusCode::TOO_MANY_REQUESTS => {
-            EmbedError::RateLimited(format!("{service} (HTTP 429): {detail}"))
+            RemoteError::RateLimited(format!("{service} (HTTP 429): {detail}"))
         }
         StatusCode::REQUEST_TIMEOUT => {
-            EmbedError::Timeout(format!("{service} (HTTP 408): {detail}"))
+            RemoteError::Timeout(format!("{service} (HTTP 408): {detail}"))
         }
         s if s.is_server_error() => {
-            EmbedError::Server(format!("{service} (HTTP {code}): {detail}"))
+            RemoteError::Server(format!("{service} (HTTP {code}): {detail}"))
         }
         // Other 4xx (400, 413, 422, ...) mean the request itself is wrong; resending won't help.
-        _ => EmbedError::BadRequest(format!("{service} (HTTP {code}): {detail}")),
+        _ => RemoteError::BadRequest(format!("{service} (HTTP {code}): {detail}")),
     }
 }
 
 /// Maps a reqwest send/read failure; `what` names the request, e.g. "embeddings request to host/path".
-pub(super) fn from_reqwest(err: reqwest::Error, what: &str) -> EmbedError {
+pub(super) fn from_reqwest(err: reqwest::Error, what: &str) -> RemoteError {
     let timed_out = err.is_timeout();
     // The URL is dropped because `what` already names the endpoint without the
     // query string. reqwest's own text is terse ("error sending request"); the
@@ -95,8 +97,8 @@ pub(super) fn from_reqwest(err: reqwest::Error, what: &str) -> EmbedError {
         source = cause.source();
     }
     if timed_out {
-        EmbedError::Timeout(msg)
+        RemoteError::Timeout(msg)
     } else {
-        EmbedError::Transport(msg)
+        RemoteError::Transport(msg)
     }
 }

@@ -16,7 +16,7 @@ pub use auth::RemoteAuth;
 pub use azure::AzureOpenAi;
 pub use embedder::{RemoteEmbedder, RemoteOptions};
 pub use entra::{DEFAULT_AUTHORITY_HOST, EntraCredential};
-pub use error::EmbedError;
+pub use error::RemoteError;
 pub use openai::OpenAiCompatible;
 
 use std::sync::OnceLock;
@@ -38,11 +38,11 @@ pub fn tls_init() {
 }
 
 /// Parses a configured base URL, accepting only http(s).
-fn parse_http_url(value: &str, what: &str) -> Result<Url, EmbedError> {
+fn parse_http_url(value: &str, what: &str) -> Result<Url, RemoteError> {
     let url = Url::parse(value)
-        .map_err(|e| EmbedError::Config(format!("{what} '{value}' is not a URL: {e}")))?;
+        .map_err(|e| RemoteError::Config(format!("{what} '{value}' is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(EmbedError::Config(format!(
+        return Err(RemoteError::Config(format!(
             "{what} '{value}' must start with http:// or https://"
         )));
     }

@@ -4,7 +4,7 @@ use reqwest::Url;
 use serde::Serialize;
 
 use super::auth::RemoteAuth;
-use super::error::EmbedError;
+use super::error::RemoteError;
 
 /// An OpenAI-compatible embeddings API (OpenAI, Ollama, vLLM, LiteLLM, ...).
 #[derive(Debug, Clone)]
@@ -28,17 +28,17 @@ pub(super) struct OpenAiRequest<'a> {
 }
 
 impl OpenAiCompatible {
-    pub(super) fn embeddings_url(&self) -> Result<Url, EmbedError> {
+    pub(super) fn embeddings_url(&self) -> Result<Url, RemoteError> {
         if self.model.trim().is_empty() {
-            return Err(EmbedError::Config("embedding model name is empty".into()));
+            return Err(RemoteError::Config("embedding model name is empty".into()));
         }
         if self.dimensions == Some(0) {
-            return Err(EmbedError::Config("dimensions must be at least 1".into()));
+            return Err(RemoteError::Config("dimensions must be at least 1".into()));
         }
         let mut url = super::parse_http_url(self.base_url.trim(), "OpenAI-compatible base_url")?;
         url.path_segments_mut()
             .map_err(|()| {
-                EmbedError::Config("OpenAI-compatible base_url cannot be a base URL".into())
+                RemoteError::Config("OpenAI-compatible base_url cannot be a base URL".into())
             })?
             .pop_if_empty()
             .push("embeddings");

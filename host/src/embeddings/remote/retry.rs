@@ -6,20 +6,20 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::embedder::RemoteOptions;
 use super::entra::AccessToken;
-use super::error::EmbedError;
+use super::error::RemoteError;
 
 /// One failed attempt, with what the retry loop needs to decide what to do next.
 #[derive(Debug)]
 pub(super) struct Failure {
-    pub error: EmbedError,
+    pub error: RemoteError,
     /// Delay the server asked for (Retry-After and friends).
     pub retry_after: Option<Duration>,
     /// The Entra token a 401 was answered to; it may have been revoked early.
     pub rejected_token: Option<AccessToken>,
 }
 
-impl From<EmbedError> for Failure {
-    fn from(error: EmbedError) -> Self {
+impl From<RemoteError> for Failure {
+    fn from(error: RemoteError) -> Self {
         Self {
             error,
             retry_after: None,

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::error::EmbedError;
+use super::error::RemoteError;
 
 #[derive(Deserialize)]
 struct EmbeddingList {
@@ -16,15 +16,15 @@ struct EmbeddingItem {
 }
 
 /// Decodes an embeddings response into vectors in input order.
-pub(super) fn parse_embeddings(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+pub(super) fn parse_embeddings(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, RemoteError> {
     let list: EmbeddingList = serde_json::from_slice(body).map_err(|e| {
-        EmbedError::BadResponse(format!(
+        RemoteError::BadResponse(format!(
             "embeddings response is not the expected JSON ({e}); body starts with: {}",
             snippet(body)
         ))
     })?;
     if list.data.len() != expected {
-        return Err(EmbedError::BadResponse(format!(
+        return Err(RemoteError::BadResponse(format!(
             "sent {expected} texts but got {} embeddings",
             list.data.len()
         )));
@@ -39,18 +39,18 @@ pub(super) fn parse_embeddings(body: &[u8], expected: usize) -> Result<Vec<Vec<f
             (false, _) => position,
             (true, Some(i)) if i < expected => i,
             (true, Some(i)) => {
-                return Err(EmbedError::BadResponse(format!(
+                return Err(RemoteError::BadResponse(format!(
                     "embedding index {i} is out of range for {expected} texts"
                 )));
             }
             (true, None) => {
-                return Err(EmbedError::BadResponse(
+                return Err(RemoteError::BadResponse(
                     "some embeddings have an index and some do not".into(),
                 ));
             }
         };
         if slots[index].replace(item.embedding).is_some() {
-            return Err(EmbedError::BadResponse(format!(
+            return Err(RemoteError::BadResponse(format!(
                 "embedding index {index} appears twice"
             )));
         }
@@ -60,12 +60,12 @@ pub(super) fn parse_embeddings(body: &[u8], expected: usize) -> Result<Vec<Vec<f
 
     let dims = vectors.first().map_or(0, Vec::len);
     if !vectors.is_empty() && dims == 0 {
-        return Err(EmbedError::BadResponse(
+        return Err(RemoteError::BadResponse(
             "embeddings are empty vectors".into(),
         ));
     }
     if let Some((i, v)) = vectors.iter().enumerate().find(|(_, v)| v.len() != dims) {
-        return Err(EmbedError::BadResponse(format!(
+        return Err(RemoteError::BadResponse(format!(
             "embedding {i} has {} dimensions, expected {dims} like the first",
             v.len()
         )));
@@ -169,7 +169,7 @@ mod tests {
         ];
         for (body, expected) in cases {
             let err = parse_embeddings(body, expected).unwrap_err();
-            assert!(matches!(err, EmbedError::BadResponse(_)), "{err}");
+            assert!(matches!(err, RemoteError::BadResponse(_)), "{err}");
         }
     }
 

@@ -352,7 +352,10 @@ async fn migrate_moves_the_previous_layout_in_place_keeping_every_row() {
     let before = checksums(&admin).await;
 
     let report = migrate::migrate(&admin, &secret, None).await.unwrap();
-    assert_eq!(report.applied, ["0008_store_partitions"]);
+    assert_eq!(
+        report.applied,
+        ["0008_store_partitions", "0009_replica_heartbeat"]
+    );
     for table in ["orders", "order_items", "inventory"] {
         assert_eq!(kind(table).await, "p", "{table}");
     }

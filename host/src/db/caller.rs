@@ -140,6 +140,15 @@ pub enum CallerDbError {
     Tls(#[from] super::tls::TlsError),
     #[error(transparent)]
     Pool(#[from] DbBuildError),
+    /// A replica must be reached as the primary's query login: any other
+    /// role (an administrator's, copied from DATABASE_URL) could read
+    /// around the policies.
+    #[error("read replica {replica}: log in as {expected}, the query login (it names {named})")]
+    ReplicaUser {
+        replica: String,
+        expected: String,
+        named: String,
+    },
 }
 
 /// The database as tool components see it: every query as its caller.
@@ -273,6 +282,13 @@ impl CallerDb {
                 && let Some(password) = primary.get_password()
             {
                 config.password(password);
+            }
+            if config.get_user() != primary.get_user() {
+                return Err(CallerDbError::ReplicaUser {
+                    replica: super::settings::describe(&config),
+                    expected: primary.get_user().unwrap_or("?").to_string(),
+                    named: config.get_user().unwrap_or("?").to_string(),
+                });
             }
             if config.get_dbname().is_none()
                 && let Some(db) = primary.get_dbname()
@@ -491,23 +507,33 @@ impl CallerDb {
             client.query_typed_one("SELECT rls.enter($1, $2, $3)", &enter_params),
             client.prepare(sql),
         );
-        begun.map_err(failed)?;
+        // Nothing of the caller's has executed yet: a lost connection here
+        // may be retried elsewhere.
+        begun.map_err(failed_before_execute)?;
         // Head office is served on its own login (no per-row policy), and
         // only head office is: each login's `rls.enter` says when the
         // caller belongs on the other one, before any caller SQL has run.
+        // On head office's login the host insists on the answer `all` too,
+        // not only on the database refusing everyone else.
         match entered {
-            Ok(row) if login == Login::Store && row.get::<_, &str>(0) == "all" => {
-                return Err(Attempt::OtherLogin(Login::HeadOffice));
-            }
+            Ok(row) => match (login, row.try_get::<_, Option<&str>>(0).ok().flatten()) {
+                (Login::Store, Some("all")) => return Err(Attempt::OtherLogin(Login::HeadOffice)),
+                (Login::HeadOffice, Some("all")) | (Login::Store, Some(_)) => {}
+                (_, scope) => {
+                    return Err(Attempt::from(DbError::Unavailable(format!(
+                        "the server established an unexpected scope ({scope:?}) on the {login:?} login"
+                    ))));
+                }
+            },
             Err(e)
                 if login == Login::HeadOffice
                     && e.code().map(|c| c.code()) == Some(WRONG_LOGIN) =>
             {
                 return Err(Attempt::OtherLogin(Login::Store));
             }
-            entered => entered.map_err(failed)?,
+            Err(e) => return Err(failed_before_execute(e)),
         };
-        let statement = prepared.map_err(failed)?;
+        let statement = prepared.map_err(failed_before_execute)?;
         let columns = describe(&statement)?;
         if statement.params().len() != params.len() {
             return Err(Attempt::from(DbError::Rejected(format!(
@@ -592,18 +618,36 @@ impl From<DbError> for Attempt {
     }
 }
 
+/// A failure once the statement may have executed: only the server's own
+/// word (shutting down, a recovery conflict) lets it run elsewhere; a
+/// backend that died mid-statement (a crash, the OOM killer) may have been
+/// killed by the statement itself, and the primary must not get it too.
 fn failed(error: tokio_postgres::Error) -> Attempt {
-    let elsewhere = match error.as_db_error() {
-        Some(db) => {
-            matches!(db.code().code(), "57P01" | "57P02" | "57P03")
-                || (*db.code() == SqlState::T_R_SERIALIZATION_FAILURE
-                    && db.message().contains("conflict with recovery"))
-        }
-        None => error.is_closed() && MessageTooLarge::in_chain(&error).is_none(),
-    };
+    // 40001 cannot happen to a read-only transaction but on a hot standby
+    // (conflict with recovery), whatever the server's message language.
+    let elsewhere = error.as_db_error().is_some_and(|db| {
+        matches!(db.code().code(), "57P01" | "57P02" | "57P03")
+            || *db.code() == SqlState::T_R_SERIALIZATION_FAILURE
+    });
     Attempt::Failed {
         error: classify(&error),
         elsewhere,
+    }
+}
+
+/// A failure before the statement executed (opening the transaction,
+/// establishing the caller, parsing): a connection lost here, short of the
+/// host's own byte cap, means the server went away.
+fn failed_before_execute(error: tokio_postgres::Error) -> Attempt {
+    let lost = error.as_db_error().is_none()
+        && error.is_closed()
+        && MessageTooLarge::in_chain(&error).is_none();
+    match failed(error) {
+        Attempt::Failed { error, elsewhere } => Attempt::Failed {
+            error,
+            elsewhere: elsewhere || lost,
+        },
+        other => other,
     }
 }
 

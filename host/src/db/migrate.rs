@@ -47,6 +47,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_store_partitions",
         include_str!("../../../migrations/0008_store_partitions.sql"),
     ),
+    (
+        "0009_replica_heartbeat",
+        include_str!("../../../migrations/0009_replica_heartbeat.sql"),
+    ),
 ];
 
 /// Serialises concurrent migrators (any constant works; this spells "zava").
@@ -436,23 +440,44 @@ async fn ensure_roles(
     set_password(HQ_ROLE, super::gate::hq_password(rls_secret)).await?;
     let memberships: Vec<String> = client
         .query(
-            "SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-             WHERE m.member IN (SELECT oid FROM pg_roles WHERE rolname IN ($1, $2, $3))",
+            "SELECT l.rolname || ' is a member of ' || r.rolname FROM pg_auth_members m
+             JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles l ON l.oid = m.member
+             WHERE l.rolname IN ($1, $2, $3)",
             &[&QUERY_ROLE, &SESSIONS_ROLE, &HQ_ROLE],
         )
         .await
-        .map_err(step("checking the query role"))?
+        .map_err(step("checking the query roles"))?
         .iter()
         .map(|row| row.get(0))
         .collect();
     if !memberships.is_empty() {
-        return Err(MigrateError::Step {
-            step: "checking the query role".into(),
-            message: format!(
-                "{QUERY_ROLE} is a member of {}; revoke that (it must hold no role)",
-                memberships.join(", ")
-            ),
-        });
+        return Err(MigrateError::Unsafe(format!(
+            "{}; revoke that (the host's logins must hold no role)",
+            memberships.join(", ")
+        )));
+    }
+    // Nobody may act as head office's login either: its policies filter
+    // nothing, and only `rls.enter` on that very login stands in front of
+    // them. (An administrator that created it holds it with ADMIN OPTION
+    // only, which lets it manage the role, not use it.)
+    let members: Vec<String> = client
+        .query(
+            "SELECT l.rolname::text FROM pg_auth_members m
+             JOIN pg_roles l ON l.oid = m.member
+             WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+               AND (m.inherit_option OR m.set_option)",
+            &[&HQ_ROLE],
+        )
+        .await
+        .map_err(step("checking who may act as head office's login"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !members.is_empty() {
+        return Err(MigrateError::Unsafe(format!(
+            "{} may act as {HQ_ROLE}, which reads every store; revoke that membership",
+            members.join(", ")
+        )));
     }
     Ok(())
 }

@@ -10,6 +10,14 @@
 //! it twice changes nothing). Migrations, seeding and MCP sessions never
 //! come here: they use the primary's administrative and sessions logins.
 //!
+//! Lag is measured against the primary, not by the replica's own account:
+//! while replicas are configured the host writes a heartbeat on the primary
+//! every [`PROBE_EVERY`] (`zava_sessions.heartbeat`, migration 0009), and
+//! the probe reads its age on the replica. A replica whose WAL stream
+//! stopped has replayed all it received and would report no lag of its own
+//! while its copy of who-may-see-what ages; a promoted one is no longer a
+//! copy of the primary at all (not in recovery: out of rotation).
+//!
 //! Each server has two pools, one per login ([`Login`]): store managers run
 //! on `zava_query`, whose policies filter by store; head office on
 //! `zava_hq`, whose policies filter nothing and whose `rls.enter` refuses
@@ -155,6 +163,8 @@ pub struct Servers {
     pub primary: Server,
     primary_config: Config,
     pub replicas: Vec<Arc<Replica>>,
+    /// Writes the heartbeat on the primary while replicas are configured.
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
     /// The primary takes its turn beside healthy replicas (otherwise only
     /// when none is healthy).
     pub primary_reads: bool,
@@ -197,6 +207,7 @@ impl Servers {
             )
             .map_err(DbBuildError)?,
             replicas: Vec::new(),
+            heartbeat: None,
             primary_reads: false,
             next: AtomicUsize::new(0),
         })
@@ -216,6 +227,13 @@ impl Servers {
         probe
             .user(SESSIONS_ROLE)
             .password(super::gate::sessions_password(settings.secret));
+        if self.heartbeat.is_none() {
+            let mut primary = self.primary_config.clone();
+            primary
+                .user(SESSIONS_ROLE)
+                .password(super::gate::sessions_password(settings.secret));
+            self.heartbeat = Some(tokio::spawn(heartbeat_loop(primary, settings.tls.clone())));
+        }
         let replica = Arc::new(Replica {
             server: Server::new(
                 store,
@@ -245,22 +263,30 @@ impl Servers {
 
     /// The next healthy replica in turn (or the primary's turn, with
     /// [`Servers::primary_reads`]), or the primary if none is healthy.
+    /// Turns are counted over the healthy ones only, so a replica out of
+    /// rotation does not double its neighbour's share.
     pub fn pick(&self) -> Picked<'_> {
-        let replicas = self.replicas.len();
-        if replicas > 0 {
-            let turns = replicas + usize::from(self.primary_reads);
-            let start = self.next.fetch_add(1, Ordering::Relaxed);
-            for i in 0..turns {
-                let turn = (start + i) % turns;
-                let Some(replica) = self.replicas.get(turn) else {
-                    break;
-                };
-                if replica.is_healthy() {
-                    return Picked::Replica(replica);
-                }
-            }
+        let healthy = || self.replicas.iter().filter(|r| r.is_healthy());
+        let count = healthy().count();
+        if count == 0 {
+            return Picked::Primary(&self.primary);
         }
-        Picked::Primary(&self.primary)
+        let turns = count + usize::from(self.primary_reads);
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % turns;
+        // A replica that left rotation meanwhile gives its turn to the
+        // primary.
+        match healthy().nth(turn) {
+            Some(replica) => Picked::Replica(replica),
+            None => Picked::Primary(&self.primary),
+        }
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
     }
 }
 
@@ -269,15 +295,47 @@ impl Servers {
 #[error("cannot build the connection pool: {0}")]
 pub struct DbBuildError(pub deadpool::managed::BuildError);
 
-/// The replay lag: none while the standby has replayed everything it
-/// received (an idle primary writes nothing, so the last replayed
-/// transaction's age would grow without any lag); otherwise the age of the
-/// last transaction replayed. A server not in recovery has none.
-const LAG_SQL: &str = "SELECT CASE
-        WHEN NOT pg_is_in_recovery() THEN 0::float8
-        WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8
-        ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, 1e9)
-    END";
+/// Is the server a standby, and how old is the primary's heartbeat there
+/// (NULL: none replayed yet).
+const LAG_SQL: &str = "SELECT pg_is_in_recovery(), \
+     extract(epoch FROM now() - (SELECT at FROM zava_sessions.heartbeat WHERE id = 1))::float8";
+
+const HEARTBEAT_SQL: &str = "INSERT INTO zava_sessions.heartbeat (id, at) VALUES (1, now()) \
+     ON CONFLICT (id) DO UPDATE SET at = excluded.at";
+
+/// Writes the heartbeat on the primary every [`PROBE_EVERY`], reconnecting
+/// as needed; failures are logged at debug level (a primary that is down
+/// shows everywhere else).
+async fn heartbeat_loop(config: Config, tls: MakeRustlsConnect) {
+    let mut client: Option<tokio_postgres::Client> = None;
+    let mut ticker = tokio::time::interval(PROBE_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            client =
+                match tokio::time::timeout(PROBE_TIMEOUT, super::migrate::connect(&config, &tls))
+                    .await
+                {
+                    Ok(Ok(connected)) => Some(connected),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "cannot write the replica heartbeat");
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+        }
+        let Some(connected) = &client else { continue };
+        match tokio::time::timeout(PROBE_TIMEOUT, connected.batch_execute(HEARTBEAT_SQL)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(error = %super::error_text(&error), "cannot write the replica heartbeat");
+                client = None;
+            }
+            Err(_) => client = None,
+        }
+    }
+}
 
 async fn probe_loop(
     replica: Weak<Replica>,
@@ -312,11 +370,22 @@ async fn probe_loop(
         let Some(connected) = &client else { continue };
         match tokio::time::timeout(PROBE_TIMEOUT, connected.query_one(LAG_SQL, &[])).await {
             Ok(Ok(row)) => {
-                let seconds: f64 = row.get(0);
-                let lag = Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
-                replica.mark(Some(lag), max_lag, || {
-                    format!("replay lag {lag:?} is over the bound of {max_lag:?}")
-                });
+                let in_recovery: bool = row.try_get(0).unwrap_or(false);
+                let age: Option<f64> = row.try_get(1).ok().flatten();
+                match (in_recovery, age) {
+                    (false, _) => replica.mark(None, max_lag, || {
+                        "not in recovery: promoted, or not a replica at all".into()
+                    }),
+                    (true, None) => replica.mark(None, max_lag, || {
+                        "no heartbeat of the primary replayed yet".into()
+                    }),
+                    (true, Some(seconds)) => {
+                        let lag = Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
+                        replica.mark(Some(lag), max_lag, || {
+                            format!("the primary's heartbeat is {lag:?} old there, over the bound of {max_lag:?}")
+                        });
+                    }
+                }
             }
             Ok(Err(error)) => {
                 replica.mark(None, max_lag, || super::error_text(&error));
@@ -337,3 +406,100 @@ pub fn cannot_connect(error: &DbError) -> bool {
 }
 
 const CANNOT_CONNECT: &str = "cannot connect to the database";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(tls: &MakeRustlsConnect) -> PoolSettings<'_> {
+        PoolSettings {
+            secret: "0123456789abcdef0123456789abcdef",
+            tls,
+            max_message: 1 << 20,
+            size: 1,
+        }
+    }
+
+    fn config(port: u16) -> Config {
+        let mut config = Config::new();
+        config
+            .host("127.0.0.1")
+            .port(port)
+            .user("zava_query")
+            .dbname("zava");
+        config
+    }
+
+    /// A replica whose probe never runs (pools open lazily: nothing connects).
+    fn replica(port: u16, healthy: bool, tls: &MakeRustlsConnect) -> Arc<Replica> {
+        let s = settings(tls);
+        Arc::new(Replica {
+            server: Server::new(config(port), s.secret, s.tls, s.max_message, s.size).unwrap(),
+            healthy: AtomicBool::new(healthy),
+            lag_ms: AtomicI64::new(if healthy { 0 } else { -1 }),
+        })
+    }
+
+    fn picks(servers: &Servers, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| match servers.pick() {
+                Picked::Primary(_) => "primary".to_string(),
+                Picked::Replica(r) => r.server.label.clone(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn statements_go_round_robin_over_healthy_replicas_else_the_primary() {
+        let tls = crate::db::tls::connector(None).unwrap();
+        let mut servers = Servers::new(config(5432), &settings(&tls)).unwrap();
+        assert!(picks(&servers, 3).iter().all(|p| p == "primary"));
+
+        servers.replicas = vec![
+            replica(5433, true, &tls),
+            replica(5434, false, &tls),
+            replica(5435, true, &tls),
+        ];
+        let seen = picks(&servers, 6);
+        assert!(
+            seen.iter()
+                .all(|p| p.ends_with(":5433/zava") || p.ends_with(":5435/zava")),
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen.iter().filter(|p| p.ends_with(":5433/zava")).count(),
+            3,
+            "{seen:?}"
+        );
+
+        // With the primary in the rotation it takes its turn too.
+        servers.primary_reads = true;
+        let seen = picks(&servers, 8);
+        assert_eq!(
+            seen.iter().filter(|p| *p == "primary").count(),
+            2,
+            "{seen:?}"
+        );
+
+        // None healthy: the primary, always.
+        for replica in &servers.replicas {
+            replica.mark_down("test");
+        }
+        assert!(picks(&servers, 4).iter().all(|p| p == "primary"));
+    }
+
+    #[test]
+    fn a_replica_is_healthy_only_within_the_lag_bound() {
+        let tls = crate::db::tls::connector(None).unwrap();
+        let replica = replica(5433, false, &tls);
+        let bound = Duration::from_secs(5);
+        replica.mark(Some(Duration::from_secs(1)), bound, String::new);
+        assert!(replica.is_healthy());
+        assert_eq!(replica.lag(), Some(Duration::from_secs(1)));
+        replica.mark(Some(Duration::from_secs(6)), bound, String::new);
+        assert!(!replica.is_healthy());
+        replica.mark(None, bound, String::new);
+        assert!(!replica.is_healthy());
+        assert_eq!(replica.lag(), None);
+    }
+}

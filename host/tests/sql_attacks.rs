@@ -94,7 +94,7 @@ async fn assert_no_lasting_state(db: &TestDb) {
             .query_one(
                 "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'),
                         (SELECT count(*) FROM pg_stat_activity
-                          WHERE usename = 'zava_query' AND state LIKE 'idle in transaction%')",
+                          WHERE usename IN ('zava_query', 'zava_hq') AND state LIKE 'idle in transaction%')",
                 &[],
             )
             .await

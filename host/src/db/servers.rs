@@ -303,97 +303,106 @@ const LAG_SQL: &str = "SELECT pg_is_in_recovery(), \
 const HEARTBEAT_SQL: &str = "INSERT INTO zava_sessions.heartbeat (id, at) VALUES (1, now()) \
      ON CONFLICT (id) DO UPDATE SET at = excluded.at";
 
-/// Writes the heartbeat on the primary every [`PROBE_EVERY`], reconnecting
-/// as needed; failures are logged at debug level (a primary that is down
-/// shows everywhere else).
-async fn heartbeat_loop(config: Config, tls: MakeRustlsConnect) {
-    let mut client: Option<tokio_postgres::Client> = None;
+/// One connection kept open for a periodic statement: opened when needed,
+/// dropped after a failure, every step bounded by [`PROBE_TIMEOUT`].
+struct Kept {
+    config: Config,
+    tls: MakeRustlsConnect,
+    client: Option<tokio_postgres::Client>,
+}
+
+impl Kept {
+    fn new(config: Config, tls: MakeRustlsConnect) -> Self {
+        Self {
+            config,
+            tls,
+            client: None,
+        }
+    }
+
+    /// Runs `sql` (one row expected, or none for a command) and says why
+    /// not when it could not.
+    async fn run(&mut self, sql: &str) -> Result<Option<tokio_postgres::Row>, String> {
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            let connect = super::migrate::connect(&self.config, &self.tls);
+            self.client = Some(
+                tokio::time::timeout(PROBE_TIMEOUT, connect)
+                    .await
+                    .map_err(|_| "no answer to connect".to_string())?
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let Some(client) = &self.client else {
+            return Err("not connected".into());
+        };
+        let result = match tokio::time::timeout(PROBE_TIMEOUT, client.query_opt(sql, &[])).await {
+            Ok(Ok(row)) => return Ok(row),
+            Ok(Err(error)) => super::error_text(&error),
+            Err(_) => "no answer to the probe".into(),
+        };
+        self.client = None;
+        Err(result)
+    }
+}
+
+fn ticker() -> tokio::time::Interval {
     let mut ticker = tokio::time::interval(PROBE_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
+/// Writes the heartbeat on the primary every [`PROBE_EVERY`]; failures are
+/// logged at debug level (a primary that is down shows everywhere else).
+async fn heartbeat_loop(config: Config, tls: MakeRustlsConnect) {
+    let mut primary = Kept::new(config, tls);
+    let mut ticker = ticker();
     loop {
         ticker.tick().await;
-        if client.as_ref().is_none_or(|c| c.is_closed()) {
-            client =
-                match tokio::time::timeout(PROBE_TIMEOUT, super::migrate::connect(&config, &tls))
-                    .await
-                {
-                    Ok(Ok(connected)) => Some(connected),
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, "cannot write the replica heartbeat");
-                        continue;
-                    }
-                    Err(_) => continue,
-                };
-        }
-        let Some(connected) = &client else { continue };
-        match tokio::time::timeout(PROBE_TIMEOUT, connected.batch_execute(HEARTBEAT_SQL)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::debug!(error = %super::error_text(&error), "cannot write the replica heartbeat");
-                client = None;
-            }
-            Err(_) => client = None,
+        if let Err(error) = primary.run(HEARTBEAT_SQL).await {
+            tracing::debug!(%error, "cannot write the replica heartbeat");
         }
     }
 }
 
+/// Probes a replica every [`PROBE_EVERY`] until it is dropped.
 async fn probe_loop(
     replica: Weak<Replica>,
     config: Config,
     tls: MakeRustlsConnect,
     max_lag: Duration,
 ) {
-    let mut client: Option<tokio_postgres::Client> = None;
-    let mut ticker = tokio::time::interval(PROBE_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut server = Kept::new(config, tls);
+    let mut ticker = ticker();
     loop {
         ticker.tick().await;
         let Some(replica) = replica.upgrade() else {
             return;
         };
-        if client.as_ref().is_none_or(|c| c.is_closed()) {
-            client =
-                match tokio::time::timeout(PROBE_TIMEOUT, super::migrate::connect(&config, &tls))
-                    .await
-                {
-                    Ok(Ok(connected)) => Some(connected),
-                    Ok(Err(error)) => {
-                        replica.mark(None, max_lag, || error.to_string());
-                        continue;
-                    }
-                    Err(_) => {
-                        replica.mark(None, max_lag, || "no answer to connect".into());
-                        continue;
-                    }
-                };
-        }
-        let Some(connected) = &client else { continue };
-        match tokio::time::timeout(PROBE_TIMEOUT, connected.query_one(LAG_SQL, &[])).await {
-            Ok(Ok(row)) => {
-                let in_recovery: bool = row.try_get(0).unwrap_or(false);
-                let age: Option<f64> = row.try_get(1).ok().flatten();
-                match (in_recovery, age) {
-                    (false, _) => replica.mark(None, max_lag, || {
-                        "not in recovery: promoted, or not a replica at all".into()
-                    }),
-                    (true, None) => replica.mark(None, max_lag, || {
-                        "no heartbeat of the primary replayed yet".into()
-                    }),
-                    (true, Some(seconds)) => {
-                        let lag = Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
-                        replica.mark(Some(lag), max_lag, || {
-                            format!("the primary's heartbeat is {lag:?} old there, over the bound of {max_lag:?}")
-                        });
-                    }
-                }
+        let row = match server.run(LAG_SQL).await {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                replica.mark(None, max_lag, || "the probe returned no row".into());
+                continue;
             }
-            Ok(Err(error)) => {
-                replica.mark(None, max_lag, || super::error_text(&error));
-                client = None;
+            Err(error) => {
+                replica.mark(None, max_lag, || error);
+                continue;
             }
-            Err(_) => {
-                replica.mark(None, max_lag, || "no answer to the probe".into());
-                client = None;
+        };
+        let in_recovery: bool = row.try_get(0).unwrap_or(false);
+        let age: Option<f64> = row.try_get(1).ok().flatten();
+        match (in_recovery, age) {
+            (false, _) => replica.mark(None, max_lag, || {
+                "not in recovery: promoted, or not a replica at all".into()
+            }),
+            (true, None) => replica.mark(None, max_lag, || {
+                "no heartbeat of the primary replayed yet".into()
+            }),
+            (true, Some(seconds)) => {
+                let lag = Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
+                replica.mark(Some(lag), max_lag, || {
+                    format!("the primary's heartbeat is {lag:?} old there, over the bound of {max_lag:?}")
+                });
             }
         }
     }

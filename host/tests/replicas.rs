@@ -30,20 +30,6 @@ fn healthy(db: &CallerDb) -> bool {
     db.replicas().iter().all(|(_, healthy, _)| *healthy)
 }
 
-/// Waits until the standby's statistics show `n` more transactions than
-/// `before`; returns how many it saw.
-async fn standby_served(set: &Replicated, before: i64, n: i64) -> i64 {
-    let mut served = 0;
-    for _ in 0..50 {
-        served = set.standby_transactions().await - before;
-        if served >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    served
-}
-
 #[tokio::test]
 async fn a_replica_serves_each_scope_and_its_loss_costs_no_caller_an_error() {
     let set = Replicated::start("zava-replica-").await;
@@ -90,7 +76,7 @@ async fn a_replica_serves_each_scope_and_its_loss_costs_no_caller_an_error() {
         assert_eq!(count_orders(&db, HEAD_OFFICE).await, truth(None).await);
         statements += 1;
     }
-    let served = standby_served(&set, before, statements).await;
+    let served = set.served_since(before, statements).await;
     assert!(
         served >= statements,
         "the standby served {served} of {statements}"
@@ -141,7 +127,7 @@ async fn a_replica_serves_each_scope_and_its_loss_costs_no_caller_an_error() {
     for _ in 0..5 {
         assert_eq!(count_orders(&db, seattle()).await, truth(Some(1)).await);
     }
-    let served = standby_served(&set, before, 5).await;
+    let served = set.served_since(before, 5).await;
     assert!(served >= 5, "the restarted standby served {served} of 5");
 }
 

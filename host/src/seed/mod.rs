@@ -169,7 +169,10 @@ async fn defer_indexes_and_keys(client: &Client) -> Result<String, tokio_postgre
     }
     for row in &indexes {
         let (name, definition): (String, String) = (row.get(0), row.get(1));
-        drop.push_str(&format!("DROP INDEX retail.{};\n", quote_ident(&name)));
+        drop.push_str(&format!(
+            "DROP INDEX retail.{};\n",
+            crate::db::migrate::quote_ident(&name)
+        ));
         // A partitioned table's index reads `ON ONLY t`, which would make
         // it for the parent alone.
         again.push_str(&definition.replacen(" ON ONLY ", " ON ", 1));
@@ -184,10 +187,6 @@ async fn defer_indexes_and_keys(client: &Client) -> Result<String, tokio_postgre
     }
     client.batch_execute(&drop).await?;
     Ok(again)
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 async fn load(client: &Client, data: &Dataset, bar: &ProgressBar) -> Result<(), SeedError> {

@@ -345,6 +345,21 @@ impl Replicated {
         self.standby.config(QUERY_ROLE, "zava")
     }
 
+    /// Waits (up to 10 s: statistics reach the standby's view within a
+    /// second or so) until it shows `n` more statements served than
+    /// `before`; returns how many it saw.
+    pub async fn served_since(&self, before: i64, n: i64) -> i64 {
+        let mut served = 0;
+        for _ in 0..50 {
+            served = self.standby_transactions().await - before;
+            if served >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        served
+    }
+
     /// The caller database on the primary with the standby as its replica
     /// (gate secret `secret`), once the replica's probe has found it well.
     pub async fn caller_db(

@@ -29,6 +29,7 @@ use std::time::Duration;
 use futures::{StreamExt, pin_mut};
 use quick_cache::sync::Cache;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Config, Statement};
@@ -269,35 +270,8 @@ impl CallerDb {
         } = replicas;
         self.servers.primary_reads = primary_reads;
         let primary = self.servers.primary_config().clone();
-        for mut config in configs {
-            // Roles replicate with the data: the query login's name and
-            // password are the primary's unless the URL says otherwise.
-            if config.get_user().is_none()
-                && let Some(user) = primary.get_user()
-            {
-                config.user(user);
-            }
-            if config.get_password().is_none()
-                && config.get_user() == primary.get_user()
-                && let Some(password) = primary.get_password()
-            {
-                config.password(password);
-            }
-            if config.get_user() != primary.get_user() {
-                return Err(CallerDbError::ReplicaUser {
-                    replica: super::settings::describe(&config),
-                    expected: primary.get_user().unwrap_or("?").to_string(),
-                    named: config.get_user().unwrap_or("?").to_string(),
-                });
-            }
-            if config.get_dbname().is_none()
-                && let Some(db) = primary.get_dbname()
-            {
-                config.dbname(db);
-            }
-            if config.get_connect_timeout().is_none() {
-                config.connect_timeout(Duration::from_secs(5));
-            }
+        for config in configs {
+            let config = replica_settings(&primary, config)?;
             self.servers.add_replica(
                 config,
                 &PoolSettings {
@@ -588,6 +562,46 @@ impl Replicas {
             primary_reads: false,
         }
     }
+}
+
+/// A replica's connection settings, completed from the primary's query
+/// login and checked.
+fn replica_settings(primary: &Config, mut config: Config) -> Result<Config, CallerDbError> {
+    // Roles replicate with the data: the query login's name and
+    // password are the primary's unless the URL says otherwise.
+    if config.get_user().is_none()
+        && let Some(user) = primary.get_user()
+    {
+        config.user(user);
+    }
+    if config.get_password().is_none()
+        && config.get_user() == primary.get_user()
+        && let Some(password) = primary.get_password()
+    {
+        config.password(password);
+    }
+    // The same passwords go there: never over weaker TLS than the
+    // primary's (a URL without sslmode would otherwise be "prefer",
+    // which an attacker on the path can turn into cleartext).
+    if config.get_ssl_mode() == SslMode::Prefer && primary.get_ssl_mode() == SslMode::Require {
+        config.ssl_mode(SslMode::Require);
+    }
+    if config.get_user() != primary.get_user() {
+        return Err(CallerDbError::ReplicaUser {
+            replica: super::settings::describe(&config),
+            expected: primary.get_user().unwrap_or("?").to_string(),
+            named: config.get_user().unwrap_or("?").to_string(),
+        });
+    }
+    if config.get_dbname().is_none()
+        && let Some(db) = primary.get_dbname()
+    {
+        config.dbname(db);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    Ok(config)
 }
 
 /// SQLSTATE of `rls.enter` refusing a caller on head office's login.
@@ -893,5 +907,27 @@ impl Drop for Checkout {
                 drop(share);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_takes_the_query_login_and_never_weaker_tls() {
+        let primary: Config =
+            "host=db.example.com user=zava_query password=pw dbname=zava sslmode=require"
+                .parse()
+                .unwrap();
+        let replica =
+            replica_settings(&primary, "host=replica.example.com".parse().unwrap()).unwrap();
+        assert_eq!(replica.get_user(), Some("zava_query"));
+        assert_eq!(replica.get_password(), Some(&b"pw"[..]));
+        assert_eq!(replica.get_dbname(), Some("zava"));
+        assert_eq!(replica.get_ssl_mode(), SslMode::Require);
+        // Another login is refused; so is its password never copied.
+        let admin = replica_settings(&primary, "host=r user=postgres".parse().unwrap());
+        assert!(matches!(admin, Err(CallerDbError::ReplicaUser { .. })));
     }
 }

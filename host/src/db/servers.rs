@@ -165,6 +165,10 @@ pub struct Servers {
     pub replicas: Vec<Arc<Replica>>,
     /// Writes the heartbeat on the primary while replicas are configured.
     heartbeat: Option<tokio::task::JoinHandle<()>>,
+    /// The last heartbeat written, in ms by the primary's clock (0: none
+    /// yet): lag is the distance from it to the one a replica has replayed,
+    /// both read off the same clock.
+    latest_beat: Arc<AtomicI64>,
     /// The primary takes its turn beside healthy replicas (otherwise only
     /// when none is healthy).
     pub primary_reads: bool,
@@ -208,6 +212,7 @@ impl Servers {
             .map_err(DbBuildError)?,
             replicas: Vec::new(),
             heartbeat: None,
+            latest_beat: Arc::new(AtomicI64::new(0)),
             primary_reads: false,
             next: AtomicUsize::new(0),
         })
@@ -232,7 +237,11 @@ impl Servers {
             primary
                 .user(SESSIONS_ROLE)
                 .password(super::gate::sessions_password(settings.secret));
-            self.heartbeat = Some(tokio::spawn(heartbeat_loop(primary, settings.tls.clone())));
+            self.heartbeat = Some(tokio::spawn(heartbeat_loop(
+                primary,
+                settings.tls.clone(),
+                self.latest_beat.clone(),
+            )));
         }
         let replica = Arc::new(Replica {
             server: Server::new(
@@ -250,6 +259,7 @@ impl Servers {
             Arc::downgrade(&replica),
             probe,
             settings.tls.clone(),
+            self.latest_beat.clone(),
             max_lag,
         ));
         self.replicas.push(replica);
@@ -298,10 +308,11 @@ pub struct DbBuildError(pub deadpool::managed::BuildError);
 /// Is the server a standby, and how old is the primary's heartbeat there
 /// (NULL: none replayed yet).
 const LAG_SQL: &str = "SELECT pg_is_in_recovery(), \
-     extract(epoch FROM now() - (SELECT at FROM zava_sessions.heartbeat WHERE id = 1))::float8";
+     (SELECT (extract(epoch FROM at) * 1000)::int8 FROM zava_sessions.heartbeat WHERE id = 1)";
 
 const HEARTBEAT_SQL: &str = "INSERT INTO zava_sessions.heartbeat (id, at) VALUES (1, now()) \
-     ON CONFLICT (id) DO UPDATE SET at = excluded.at";
+     ON CONFLICT (id) DO UPDATE SET at = excluded.at \
+     RETURNING (extract(epoch FROM at) * 1000)::int8";
 
 /// One connection kept open for a periodic statement: opened when needed,
 /// dropped after a failure, every step bounded by [`PROBE_TIMEOUT`].
@@ -353,13 +364,18 @@ fn ticker() -> tokio::time::Interval {
 
 /// Writes the heartbeat on the primary every [`PROBE_EVERY`]; failures are
 /// logged at debug level (a primary that is down shows everywhere else).
-async fn heartbeat_loop(config: Config, tls: MakeRustlsConnect) {
+async fn heartbeat_loop(config: Config, tls: MakeRustlsConnect, latest: Arc<AtomicI64>) {
     let mut primary = Kept::new(config, tls);
     let mut ticker = ticker();
     loop {
         ticker.tick().await;
-        if let Err(error) = primary.run(HEARTBEAT_SQL).await {
-            tracing::debug!(%error, "cannot write the replica heartbeat");
+        match primary.run(HEARTBEAT_SQL).await {
+            Ok(row) => {
+                if let Some(at) = row.and_then(|r| r.try_get::<_, i64>(0).ok()) {
+                    latest.store(at, Ordering::Relaxed);
+                }
+            }
+            Err(error) => tracing::debug!(%error, "cannot write the replica heartbeat"),
         }
     }
 }
@@ -369,6 +385,7 @@ async fn probe_loop(
     replica: Weak<Replica>,
     config: Config,
     tls: MakeRustlsConnect,
+    latest_beat: Arc<AtomicI64>,
     max_lag: Duration,
 ) {
     let mut server = Kept::new(config, tls);
@@ -390,18 +407,25 @@ async fn probe_loop(
             }
         };
         let in_recovery: bool = row.try_get(0).unwrap_or(false);
-        let age: Option<f64> = row.try_get(1).ok().flatten();
-        match (in_recovery, age) {
+        let replayed: Option<i64> = row.try_get(1).ok().flatten();
+        let latest = latest_beat.load(Ordering::Relaxed);
+        match (in_recovery, replayed) {
             (false, _) => replica.mark(None, max_lag, || {
                 "not in recovery: promoted, or not a replica at all".into()
             }),
             (true, None) => replica.mark(None, max_lag, || {
                 "no heartbeat of the primary replayed yet".into()
             }),
-            (true, Some(seconds)) => {
-                let lag = Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
+            (true, Some(_)) if latest == 0 => replica.mark(None, max_lag, || {
+                "no heartbeat written on the primary yet".into()
+            }),
+            (true, Some(replayed)) => {
+                // Both ends by the primary's clock: no skew between servers.
+                let lag = Duration::from_millis(latest.saturating_sub(replayed).max(0) as u64);
                 replica.mark(Some(lag), max_lag, || {
-                    format!("the primary's heartbeat is {lag:?} old there, over the bound of {max_lag:?}")
+                    format!(
+                        "{lag:?} behind the primary's last heartbeat, over the bound of {max_lag:?}"
+                    )
                 });
             }
         }

@@ -507,7 +507,11 @@ impl CallerDb {
             }
             Err(e) => return Err(failed_before_execute(e)),
         };
-        let statement = prepared.map_err(failed_before_execute)?;
+        // Parsing the caller's statement runs code of its choosing (type
+        // input functions of its literals): a backend lost here may have
+        // been killed by the statement, so only the server's own word lets
+        // it run elsewhere.
+        let statement = prepared.map_err(failed)?;
         let columns = describe(&statement)?;
         if statement.params().len() != params.len() {
             return Err(Attempt::from(DbError::Rejected(format!(

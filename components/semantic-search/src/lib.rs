@@ -13,7 +13,7 @@ mod arguments;
 mod search;
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1",
     world: "tool-component",
 });
 

@@ -17,6 +17,7 @@ wit_bindgen::generate!({
 });
 
 use exports::zava::mcp::tool::{Guest, ToolDef, ToolError, ToolOutput};
+use zava::mcp::types::Content;
 use zava::mcp::caller::{self, Level, Scope};
 
 const NAME: &str = "template_greet";
@@ -54,6 +55,7 @@ impl Guest for Component {
                 .to_string(),
             ),
             read_only: true,
+            app: None,
         }]
     }
 
@@ -76,7 +78,7 @@ impl Guest for Component {
         caller::log(Level::Info, &format!("greeting {}", args.name));
         let greeting = format!("Hello, {}!", args.name);
         Ok(ToolOutput {
-            text: format!("{greeting} You are calling as {scope}."),
+            content: vec![Content::Text(format!("{greeting} You are calling as {scope}."))],
             structured: Some(json!({ "greeting": greeting, "scope": scope }).to_string()),
         })
     }

@@ -313,6 +313,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         engine.clone(),
         Capabilities {
             caller: capabilities::caller::Caller,
+            client: capabilities::client::Client,
             database: capabilities::database::Database {
                 db: database.db.clone().map(|db| db as _),
             },

@@ -51,6 +51,9 @@ impl std::str::FromStr for AuditTarget {
 pub struct CallAudit {
     pub at: SystemTime,
     pub caller: Identity,
+    /// `tools/call`, `prompts/get`, `resources/read`, `completion/complete`.
+    pub method: &'static str,
+    /// The tool or prompt, the resource's URI, or what is completed.
     pub tool: String,
     /// The MCP revision the call came in (`2025-11-25` in a session,
     /// `2026-07-28` stateless, ...).
@@ -133,6 +136,7 @@ struct Line<'a> {
     principal: &'a str,
     subject: String,
     scope: String,
+    method: &'static str,
     tool: &'a str,
     protocol: Option<&'a str>,
     component: Option<&'a str>,
@@ -183,10 +187,15 @@ impl<'a> From<&'a CallAudit> for Line<'a> {
             ts: time::OffsetDateTime::from(record.at)
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
-            event: "tool_call",
+            event: if record.method == "tools/call" {
+                "tool_call"
+            } else {
+                "component_request"
+            },
             principal: &record.caller.principal,
             subject: record.caller.subject.to_string(),
             scope: record.caller.scope.label(),
+            method: record.method,
             tool: &record.tool,
             protocol: record.protocol.as_deref(),
             component: record.component.as_ref().map(|(file, _)| &**file),

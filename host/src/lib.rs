@@ -34,18 +34,34 @@ pub mod runtime;
 pub mod seed;
 pub mod telemetry;
 
-/// The generated bindings for `wit/zava-mcp.wit`.
+/// The generated bindings for the WIT contract the host speaks: 0.2
+/// (`wit/zava-mcp.wit`) at the root, and the frozen 0.1 (`wit/v0.1/`) in
+/// [`bindings::v1`]. 0.1's data types are 0.2's (the same WIT types, so the
+/// same Rust types); what differs is adapted where the host reads 0.1 exports.
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "tool-component",
+        world: "server-component",
         imports: { default: async },
         exports: { default: async },
         additional_derives: [PartialEq],
     });
+
+    /// `zava:mcp@0.1.0`, for components built before 0.2.
+    pub mod v1 {
+        wasmtime::component::bindgen!({
+            path: "../wit/v0.1",
+            world: "tool-component",
+            imports: { default: async },
+            exports: { default: async },
+            with: { "zava:mcp/types@0.1.0": crate::bindings::zava::mcp::types },
+        });
+    }
 }
 
-/// The WIT package version this host speaks; components built against another
-/// version are refused at load time with a message saying so.
+/// The WIT package this host speaks, and its versions (newest first);
+/// components built against another version are refused at load time with a
+/// message saying so.
 pub const WIT_PACKAGE: &str = "zava:mcp";
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSIONS: [&str; 2] = [WIT_VERSION, "0.1.0"];

@@ -27,6 +27,21 @@ pub struct CallLabels {
     pub outcome: Outcome,
 }
 
+/// A prompt, resource or completion request served by a component. `name`
+/// is a prompt name or a resource's URI or template as the catalogue has
+/// it (bounded by what components offer, never the client's text).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: &'static str,
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    pub method: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ToolLabel {
     pub tool: String,
@@ -61,6 +76,10 @@ pub struct Metrics {
     registry: Registry,
     pub tool_calls: Family<CallLabels, Counter>,
     pub tool_call_seconds: Family<ToolLabel, Histogram, fn() -> Histogram>,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_seconds: Family<MethodLabel, Histogram, fn() -> Histogram>,
+    pub client_notifications: Counter,
+    pub client_notifications_dropped: Counter,
     pub instantiate_seconds: Histogram,
     pub db_queries: Family<QueryLabel, Counter>,
     pub db_query_seconds: Histogram,
@@ -96,6 +115,31 @@ impl Metrics {
             "tool_call_duration_seconds",
             "Wall time of a tool call in the host (sandbox, imports, output checks)",
             tool_call_seconds.clone(),
+        );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "component_requests",
+            "Prompt, resource and completion requests served by components, by method, name and outcome",
+            requests.clone(),
+        );
+        let request_seconds =
+            Family::<MethodLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency);
+        registry.register(
+            "component_request_duration_seconds",
+            "Wall time of a prompt, resource or completion request in the host",
+            request_seconds.clone(),
+        );
+        let client_notifications = Counter::default();
+        registry.register(
+            "client_notifications",
+            "Log and progress notifications components sent to their callers",
+            client_notifications.clone(),
+        );
+        let client_notifications_dropped = Counter::default();
+        registry.register(
+            "client_notifications_dropped",
+            "Notifications over a call's budget, not sent",
+            client_notifications_dropped.clone(),
         );
         let instantiate_seconds = latency();
         registry.register(
@@ -161,6 +205,10 @@ impl Metrics {
             registry,
             tool_calls,
             tool_call_seconds,
+            requests,
+            request_seconds,
+            client_notifications,
+            client_notifications_dropped,
             instantiate_seconds,
             db_queries,
             db_query_seconds,
@@ -190,7 +238,40 @@ impl Metrics {
                 tool: tool.to_string(),
             })
             .observe(elapsed.as_secs_f64());
-        let Some(stats) = stats else { return };
+        if let Some(stats) = stats {
+            self.imports(stats);
+        }
+    }
+
+    /// Counts a finished prompt, resource or completion request.
+    pub fn request(
+        &self,
+        method: &'static str,
+        name: &str,
+        outcome: Outcome,
+        elapsed: Duration,
+        stats: Option<&CallStats>,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method,
+                name: name.to_string(),
+                outcome,
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&MethodLabel { method })
+            .observe(elapsed.as_secs_f64());
+        if let Some(stats) = stats {
+            self.imports(stats);
+        }
+    }
+
+    /// What a call or request did through its imports.
+    fn imports(&self, stats: &CallStats) {
+        self.client_notifications.inc_by(stats.notices.into());
+        self.client_notifications_dropped
+            .inc_by(stats.notices_dropped.into());
         if !stats.instantiate.is_zero() {
             self.instantiate_seconds
                 .observe(stats.instantiate.as_secs_f64());

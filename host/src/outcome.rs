@@ -28,6 +28,8 @@ pub enum Outcome {
     RateLimited,
     /// No loaded component offers the name.
     UnknownTool,
+    /// The component has no such prompt or resource.
+    NotFound,
 }
 
 impl Outcome {
@@ -43,6 +45,7 @@ impl Outcome {
             Self::BadOutput => "bad_output",
             Self::RateLimited => "rate_limited",
             Self::UnknownTool => "unknown_tool",
+            Self::NotFound => "not_found",
         }
     }
 }

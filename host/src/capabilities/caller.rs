@@ -5,6 +5,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CallContext, Capability, HostState};
+use crate::bindings::v1::zava::mcp::caller as v1_caller;
 use crate::bindings::zava::mcp::caller::{self, Level, Scope as WitScope};
 use crate::identity::Scope;
 
@@ -17,7 +18,8 @@ impl Capability for Caller {
     type Ctx = CallerCtx;
 
     fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        caller::add_to_linker::<HostState, CallerImport>(linker, |state| &mut state.caps.caller)
+        caller::add_to_linker::<HostState, CallerImport>(linker, |state| &mut state.caps.caller)?;
+        v1_caller::add_to_linker::<HostState, CallerImport>(linker, |state| &mut state.caps.caller)
     }
 
     fn prepare(&self, call: &CallContext<'_>) -> CallerCtx {
@@ -63,6 +65,27 @@ impl caller::Host for CallerCtx {
             Level::Warn => tracing::warn!(target: "component", component, tool, "{message}"),
             Level::Error => tracing::error!(target: "component", component, tool, "{message}"),
         }
+    }
+}
+
+/// 0.1 components: the same import under its old version.
+impl v1_caller::Host for CallerCtx {
+    async fn current(&mut self) -> v1_caller::Scope {
+        match caller::Host::current(self).await {
+            WitScope::HeadOffice => v1_caller::Scope::HeadOffice,
+            WitScope::Store(id) => v1_caller::Scope::Store(id),
+            WitScope::Unassigned => v1_caller::Scope::Unassigned,
+        }
+    }
+
+    async fn log(&mut self, level: v1_caller::Level, message: String) {
+        let level = match level {
+            v1_caller::Level::Debug => Level::Debug,
+            v1_caller::Level::Info => Level::Info,
+            v1_caller::Level::Warn => Level::Warn,
+            v1_caller::Level::Error => Level::Error,
+        };
+        caller::Host::log(self, level, message).await
     }
 }
 

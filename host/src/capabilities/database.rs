@@ -12,6 +12,7 @@ use tracing::Instrument;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CallContext, CallStats, Capability, HostState};
+use crate::bindings::v1::zava::mcp::database as v1_database;
 use crate::bindings::zava::mcp::database;
 use crate::bindings::zava::mcp::types::{DbError, RowSet, SqlValue};
 use crate::db::caller::{Caller, QueryAsCaller};
@@ -50,7 +51,10 @@ impl Capability for Database {
     type Ctx = DatabaseCtx;
 
     fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        database::add_to_linker::<HostState, Import>(linker, |state| &mut state.caps.database)
+        database::add_to_linker::<HostState, Import>(linker, |state| &mut state.caps.database)?;
+        // 0.1 components import the same interface under its old version;
+        // its types are 0.2's (see `bindings::v1`).
+        v1_database::add_to_linker::<HostState, Import>(linker, |state| &mut state.caps.database)
     }
 
     fn prepare(&self, call: &CallContext<'_>) -> DatabaseCtx {
@@ -149,6 +153,17 @@ impl database::Host for DatabaseCtx {
 
 impl crate::bindings::zava::mcp::types::Host for DatabaseCtx {}
 
+impl v1_database::Host for DatabaseCtx {
+    async fn query(
+        &mut self,
+        sql: String,
+        params: Vec<SqlValue>,
+        max_rows: u32,
+    ) -> Result<RowSet, DbError> {
+        database::Host::query(self, sql, params, max_rows).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -230,6 +245,7 @@ mod tests {
             component: &component,
             tool: "execute_sales_query",
             grant,
+            client: None,
         })
     }
 
@@ -313,6 +329,7 @@ mod tests {
             component: &"x.wasm".into(),
             tool: "t",
             grant: &grant(&["database"], 100),
+            client: None,
         });
         assert!(matches!(
             unconfigured.query("SELECT 1".into(), Vec::new(), 10).await,

@@ -8,6 +8,7 @@ use tracing::Instrument;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CallContext, CallStats, Capability, HostState};
+use crate::bindings::v1::zava::mcp::embeddings as v1_embeddings;
 use crate::bindings::zava::mcp::embeddings::{self, ModelInfo};
 use crate::embeddings::{Embeddings, MAX_TEXT_CHARS, MAX_TEXTS_PER_CALL};
 
@@ -22,7 +23,10 @@ impl Capability for EmbeddingsImport {
     type Ctx = EmbeddingsCtx;
 
     fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        embeddings::add_to_linker::<HostState, Import>(linker, |state| &mut state.caps.embeddings)
+        embeddings::add_to_linker::<HostState, Import>(linker, |state| &mut state.caps.embeddings)?;
+        v1_embeddings::add_to_linker::<HostState, Import>(linker, |state| {
+            &mut state.caps.embeddings
+        })
     }
 
     fn prepare(&self, call: &CallContext<'_>) -> EmbeddingsCtx {
@@ -64,6 +68,18 @@ impl EmbeddingsCtx {
 struct Import;
 impl HasData for Import {
     type Data<'a> = &'a mut EmbeddingsCtx;
+}
+
+/// 0.1 components: the same import under its old version.
+impl v1_embeddings::Host for EmbeddingsCtx {
+    async fn model(&mut self) -> Result<v1_embeddings::ModelInfo, String> {
+        let ModelInfo { name, dimensions } = embeddings::Host::model(self).await?;
+        Ok(v1_embeddings::ModelInfo { name, dimensions })
+    }
+
+    async fn embed(&mut self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
+        embeddings::Host::embed(self, texts).await
+    }
 }
 
 impl embeddings::Host for EmbeddingsCtx {
@@ -130,6 +146,7 @@ mod tests {
             component: &"semantic_search.wasm".into(),
             tool: "t",
             grant: &grant,
+            client: None,
         })
     }
 

@@ -12,6 +12,7 @@
 //! `app.rs`, if it has one).
 
 pub mod caller;
+pub mod client;
 pub mod database;
 pub mod embeddings;
 pub mod wasi;
@@ -31,9 +32,12 @@ pub struct CallContext<'a> {
     pub caller: Option<&'a Identity>,
     /// The component's file name, for messages and logs.
     pub component: &'a Arc<str>,
+    /// The tool, prompt or resource being served, for logs.
     pub tool: &'a str,
     /// What the operator's policy allows this component.
     pub grant: &'a Grant,
+    /// Where notifications to the calling client go (`None` while listing).
+    pub client: Option<&'a client::ClientChannel>,
 }
 
 impl CallContext<'_> {
@@ -73,6 +77,9 @@ pub struct CallStats {
     pub embedding_time: Duration,
     /// Time to instantiate the component (zero if that failed).
     pub instantiate: Duration,
+    /// Notifications sent to the caller, and those over the call's budget.
+    pub notices: u32,
+    pub notices_dropped: u32,
 }
 
 /// Declares the capabilities: their shared services ([`Capabilities`]),
@@ -120,6 +127,7 @@ macro_rules! capabilities {
 
 capabilities! {
     caller: caller::Caller,
+    client: client::Client,
     database: database::Database,
     embeddings: embeddings::EmbeddingsImport,
 }

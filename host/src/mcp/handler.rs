@@ -16,24 +16,36 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    DiscoverResult, ErrorCode, Implementation, InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, SubscriptionFilter,
-    Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, ContentBlock, DiscoverResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, Implementation, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
+// Deprecated by rmcp for a future revision (SEP-2577); every revision we
+// serve has `logging/setLevel`.
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use super::notices;
 use super::rate_limit::CallerLimits;
+use super::sessions::MAX_SUBSCRIPTIONS;
 use super::sessions::Sessions;
 use crate::audit::{AuditLog, CallAudit};
+use crate::bindings::exports::zava::mcp::tool::ToolOutput;
+use crate::bindings::zava::mcp::types::Content;
+use crate::capabilities::client::Severity;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
+use crate::runtime::content;
 use crate::runtime::loader::LoadedComponent;
 use crate::runtime::registry::Registry;
-use crate::runtime::sandbox::{CallReport, CallStats, Sandbox};
+use crate::runtime::sandbox::{Answer, CallReport, CallStats, Request, Sandbox};
 
 /// The newest revision with an `initialize` handshake: what a handshake
 /// that asks for something else (newer, unknown) is answered with.
@@ -63,16 +75,17 @@ pub const RATE_LIMITED: ErrorCode = ErrorCode(-32029);
 
 #[derive(Clone)]
 pub struct ToolServer {
-    registry: Arc<Registry>,
-    sandbox: Arc<Sandbox>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) sandbox: Arc<Sandbox>,
     sessions: Arc<Sessions>,
-    limits: Arc<CallerLimits>,
-    audit: AuditLog,
-    metrics: Arc<Metrics>,
+    pub(super) limits: Arc<CallerLimits>,
+    pub(super) audit: AuditLog,
+    pub(super) metrics: Arc<Metrics>,
     /// The server's shutdown: listen streams end gracefully on it.
     shutdown: CancellationToken,
-    /// Largest answer (text + structured JSON) a tool call may return.
-    max_output_bytes: usize,
+    /// Largest answer (content, structured JSON, a prompt or a resource's
+    /// contents) a component may return.
+    pub(super) max_output_bytes: usize,
 }
 
 impl ToolServer {
@@ -116,7 +129,7 @@ impl ToolServer {
 }
 
 /// The caller the HTTP guard attached to this request.
-fn identity(ctx: &RequestContext<RoleServer>) -> Result<Identity, ErrorData> {
+pub(super) fn identity(ctx: &RequestContext<RoleServer>) -> Result<Identity, ErrorData> {
     ctx.extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<Identity>())
@@ -130,9 +143,58 @@ fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
+/// The session a handshake-era request belongs to.
+fn session_id(ctx: &RequestContext<RoleServer>) -> Option<&str> {
+    ctx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.headers.get(HEADER_SESSION_ID))
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The bytes a tool's answer takes (text, binary as base64, structured).
+fn output_size(output: &ToolOutput) -> usize {
+    output.content.iter().map(content::wire_size).sum::<usize>()
+        + output.structured.as_ref().map_or(0, String::len)
+}
+
+/// A tool's content blocks for the client; a tool must say something.
+fn tool_content(blocks: Vec<Content>) -> Result<Vec<ContentBlock>, String> {
+    if blocks.is_empty() {
+        return Err("the tool returned no content".into());
+    }
+    blocks
+        .into_iter()
+        .map(content::block)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("the tool returned bad content: {e}"))
+}
+
+impl ToolServer {
+    /// The level a request's log lines go out at: the request's own
+    /// (2026-07-28 `_meta`), else its session's (`logging/setLevel`).
+    pub(super) fn log_level(&self, context: &RequestContext<RoleServer>) -> Severity {
+        context
+            .meta
+            .log_level()
+            .map(notices::severity)
+            .or_else(|| session_id(context).and_then(|s| self.sessions.log_level(s)))
+            .unwrap_or(notices::DEFAULT_LEVEL)
+    }
+}
+
 impl ServerHandler for ToolServer {
+    #[allow(deprecated)] // `enable_logging`: see `set_level`
     fn get_info(&self) -> ServerConfig {
+        // Everything is advertised even while no component offers it: a
+        // component dropped in later is announced by `list_changed`.
         let capabilities = ServerCapabilities::builder()
+            .enable_logging()
+            .enable_completions()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_tools()
             .enable_tool_list_changed()
             .build();
@@ -165,21 +227,45 @@ impl ServerHandler for ToolServer {
 
     fn accepted_subscription_filter(
         &self,
-        _requested: &SubscriptionFilter,
+        requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        // rmcp intersects this with what was asked for and advertised.
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        // rmcp intersects this with what was asked for and advertised. Of
+        // the resources asked for, those served now, up to the cap.
+        let catalog = self.registry.snapshot();
+        let followed = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|uri| catalog.resource_owner(uri).is_some())
+            .take(MAX_SUBSCRIPTIONS)
+            .cloned();
+        Some(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .prompts_list_changed()
+                .resources_list_changed()
+                .resource_subscriptions(followed)
+                .build(),
+        )
     }
 
-    /// A `subscriptions/listen` stream (2026-07-28): registered so that tool
-    /// list changes reach it, until the client closes it or the server
+    /// A `subscriptions/listen` stream (2026-07-28): registered so that list
+    /// changes and updates of the resources it follows reach it, until the client closes it or the server
     /// stops (then it ends gracefully). Each one counts against its
     /// principal's sessions.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let caller = identity(context.request_context())?;
         let _listener = self
             .sessions
-            .add_listener(&caller.principal, context.sink().clone())
+            .add_listener(
+                &caller.principal,
+                context.sink().clone(),
+                context
+                    .accepted()
+                    .resource_subscriptions
+                    .clone()
+                    .unwrap_or_default(),
+            )
             .map_err(|too_many| ErrorData::new(RATE_LIMITED, too_many.to_string(), None))?;
         tokio::select! {
             _ = context.cancelled() => {}
@@ -207,6 +293,125 @@ impl ServerHandler for ToolServer {
         if let Some(session) = session {
             self.sessions.add_peer(session, context.peer);
         }
+    }
+
+    /// `logging/setLevel`: the level this session's log lines go out at.
+    /// (2026-07-28 requests carry their level in `_meta` instead.)
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if let Some(session) = session_id(&context) {
+            self.sessions
+                .set_log_level(session, notices::severity(request.level));
+        }
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(
+            ListPromptsResult::with_all_items(self.registry.snapshot().prompts().to_vec())
+                .with_ttl_ms(TOOL_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Private),
+        )
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.serve_get_prompt(request, context)
+            .await
+            .map(Into::into)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(
+            ListResourcesResult::with_all_items(self.registry.snapshot().resources().to_vec())
+                .with_ttl_ms(TOOL_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Private),
+        )
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.registry.snapshot().resource_templates().to_vec(),
+        )
+        .with_ttl_ms(TOOL_LIST_TTL_MS)
+        .with_cache_scope(CacheScope::Private))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.serve_read_resource(request, context)
+            .await
+            .map(Into::into)
+    }
+
+    /// `resources/subscribe` (handshake era): the session is told on its
+    /// GET stream when the component serving `uri` is swapped or removed.
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if self
+            .registry
+            .snapshot()
+            .resource_owner(&request.uri)
+            .is_none()
+        {
+            return Err(ErrorData::resource_not_found(
+                "no such resource; call resources/list and resources/templates/list",
+                Some(serde_json::json!({ "uri": content::printable(&request.uri, 256) })),
+            ));
+        }
+        let Some(session) = session_id(&context) else {
+            return Err(ErrorData::invalid_request(
+                "resources/subscribe needs a session; use subscriptions/listen (2026-07-28)",
+                None,
+            ));
+        };
+        self.sessions
+            .subscribe(session, &request.uri)
+            .map_err(|too_many| ErrorData::new(RATE_LIMITED, too_many.to_string(), None))
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if let Some(session) = session_id(&context) {
+            self.sessions.unsubscribe(session, &request.uri);
+        }
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.serve_complete(request, context).await
     }
 
     async fn list_tools(
@@ -258,6 +463,7 @@ impl ServerHandler for ToolServer {
             self.audit.record(CallAudit {
                 at,
                 caller: caller.clone(),
+                method: "tools/call",
                 tool: tool_label(),
                 protocol: protocol.clone(),
                 component: component.map(|c| (c.file.clone(), c.digest.clone())),
@@ -311,25 +517,33 @@ impl ServerHandler for ToolServer {
             scope = %caller.scope.label(),
             outcome = tracing::field::Empty,
         );
+        let (client, forwarder) = notices::open(&context, self.log_level(&context));
+        let request = Request::CallTool {
+            name: tool.clone(),
+            arguments,
+        };
         let CallReport { result, stats } = self
             .sandbox
-            .call_tool(&component, &tool, &arguments, &caller)
+            .serve(&component, request, &caller, Some(&client))
             .instrument(span.clone())
             .await;
+        drop(client);
+        forwarder.finish().await;
+        let result = result.map(|answer| match answer {
+            Answer::Tool(output) => output,
+            _ => unreachable!("a tool call answers with a tool output"),
+        });
         let (result, outcome) = match result {
-            Ok(output)
-                if output.text.len() + output.structured.as_ref().map_or(0, String::len)
-                    > self.max_output_bytes =>
-            {
+            Ok(output) if output_size(&output) > self.max_output_bytes => {
                 // Escaping can make an answer several times the size of the
                 // rows behind it (a control character is six bytes of JSON),
                 // and every byte is copied and parsed again here: the answer
                 // has a budget of its own.
-                let size = output.text.len() + output.structured.as_ref().map_or(0, String::len);
                 (
                     error_result(format!(
-                        "the tool's answer is {size} bytes, more than this server's limit of {} \
+                        "the tool's answer is {} bytes, more than this server's limit of {} \
                          bytes; ask for fewer rows or columns",
+                        output_size(&output),
                         self.max_output_bytes
                     )),
                     Outcome::BadOutput,
@@ -352,12 +566,14 @@ impl ServerHandler for ToolServer {
                         ),
                         Outcome::BadOutput,
                     ),
-                    (Ok(value), _) => {
-                        let mut result =
-                            CallToolResult::success(vec![ContentBlock::text(output.text)]);
-                        result.structured_content = value;
-                        (result, Outcome::Ok)
-                    }
+                    (Ok(value), _) => match tool_content(output.content) {
+                        Ok(content) => {
+                            let mut result = CallToolResult::success(content);
+                            result.structured_content = value;
+                            (result, Outcome::Ok)
+                        }
+                        Err(message) => (error_result(message), Outcome::BadOutput),
+                    },
                 }
             }
             Err(error) => (error_result(error.to_string()), error.outcome()),

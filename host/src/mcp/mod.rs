@@ -17,5 +17,7 @@ pub mod guard;
 pub mod handler;
 pub mod http;
 pub mod jsonrpc;
+pub mod notices;
+pub mod offers;
 pub mod rate_limit;
 pub mod sessions;

@@ -5,9 +5,11 @@
 //!   did not exist;
 //! - how many each principal holds, capped so one identity cannot fill the
 //!   server with sessions;
-//! - each session's peer, told when the tool list changes (on its GET
-//!   stream), and each 2026-07-28 `subscriptions/listen` stream (which
-//!   counts against its principal like a session).
+//! - each session's peer, told when the tool, prompt or resource list
+//!   changes or a resource it follows does (on its GET stream), with the
+//!   log level and subscriptions it asked for; and each 2026-07-28
+//!   `subscriptions/listen` stream (which counts against its principal like
+//!   a session).
 //!
 //! Every operation is O(1) (hash maps keyed by session id and principal);
 //! telling peers about a change is O(sessions) by nature.
@@ -24,11 +26,11 @@
 //! [`OwnedSessionStore`]): a row is written with its owner, read back only
 //! for that owner, and deleted only by that owner.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, ResourceUpdatedNotificationParam, ServerJsonRpcMessage};
 use rmcp::service::SubscriptionSink;
 use rmcp::transport::streamable_http_server::session::local::{
     LocalSessionManager, LocalSessionManagerError,
@@ -42,8 +44,9 @@ use rmcp::transport::streamable_http_server::session::store::{
     SessionState, SessionStore, SessionStoreError,
 };
 
+use crate::capabilities::client::Severity;
 use crate::db::sessions::SessionRows;
-use crate::runtime::registry::Registry;
+use crate::runtime::registry::{Catalog, ListChanges, Registry};
 
 /// What the guard should do with a request naming a session.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,9 +130,32 @@ struct Book {
     /// The sum of `counts`.
     total: usize,
     peers: HashMap<SessionId, Peer<RoleServer>>,
-    listeners: HashMap<u64, SubscriptionSink>,
+    /// What each session asked for (`logging/setLevel`, resource
+    /// subscriptions). Per replica, like the GET stream it concerns.
+    asked: HashMap<SessionId, Asked>,
+    listeners: HashMap<u64, ListenStream>,
     next_listener: u64,
 }
+
+#[derive(Default)]
+struct Asked {
+    log_level: Option<Severity>,
+    subscriptions: HashSet<String>,
+}
+
+/// A 2026-07-28 `subscriptions/listen` stream and the resources it follows.
+struct ListenStream {
+    sink: SubscriptionSink,
+    resources: Vec<String>,
+}
+
+/// Most resources one session or listen stream may follow.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+/// Why a subscription was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a session may follow at most {MAX_SUBSCRIPTIONS} resources; unsubscribe from one first")]
+pub struct TooManySubscriptions;
 
 impl Book {
     fn decrement(&mut self, principal: &Arc<str>) {
@@ -310,6 +336,7 @@ impl Sessions {
     pub fn closed(&self, session: &str) {
         let mut book = self.lock();
         book.peers.remove(session);
+        book.asked.remove(session);
         if let Some(owner) = book.owners.remove(session) {
             book.decrement(&owner.principal);
         }
@@ -320,17 +347,49 @@ impl Sessions {
         self.lock().peers.insert(session.into(), peer);
     }
 
-    /// Registers a listen stream of `principal`, if it may hold one more.
+    /// The level `session` asked its log messages at (`logging/setLevel`).
+    pub fn log_level(&self, session: &str) -> Option<Severity> {
+        self.lock().asked.get(session).and_then(|a| a.log_level)
+    }
+
+    pub fn set_log_level(&self, session: &str, level: Severity) {
+        self.lock()
+            .asked
+            .entry(session.into())
+            .or_default()
+            .log_level = Some(level);
+    }
+
+    /// `session` follows `uri` (`resources/subscribe`).
+    pub fn subscribe(&self, session: &str, uri: &str) -> Result<(), TooManySubscriptions> {
+        let mut book = self.lock();
+        let subscriptions = &mut book.asked.entry(session.into()).or_default().subscriptions;
+        if !subscriptions.contains(uri) && subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Err(TooManySubscriptions);
+        }
+        subscriptions.insert(uri.into());
+        Ok(())
+    }
+
+    pub fn unsubscribe(&self, session: &str, uri: &str) {
+        if let Some(asked) = self.lock().asked.get_mut(session) {
+            asked.subscriptions.remove(uri);
+        }
+    }
+
+    /// Registers a listen stream of `principal` following `resources`, if
+    /// it may hold one more.
     pub fn add_listener(
         self: &Arc<Self>,
         principal: &Arc<str>,
         sink: SubscriptionSink,
+        resources: Vec<String>,
     ) -> Result<Listener, TooManySessions> {
         self.take_place(principal)?;
         let mut book = self.lock();
         let id = book.next_listener;
         book.next_listener += 1;
-        book.listeners.insert(id, sink);
+        book.listeners.insert(id, ListenStream { sink, resources });
         Ok(Listener {
             sessions: self.clone(),
             id,
@@ -349,29 +408,78 @@ impl Sessions {
         self.lock().counts.get(principal).copied().unwrap_or(0)
     }
 
-    /// Tells every session's GET stream and every listen stream that the
-    /// tool list changed.
-    pub async fn notify_tool_list_changed(&self) {
-        let (peers, listeners): (Vec<Peer<RoleServer>>, Vec<SubscriptionSink>) = {
+    /// Tells every session's GET stream and every listen stream what
+    /// changed from `before` to `after`: each list that changed, and each
+    /// resource it follows whose component changed.
+    pub async fn notify_changes(&self, before: &Catalog, after: &Catalog) {
+        let changes = ListChanges::between(before, after);
+        let updated = |uri: &String| ListChanges::resource_updated(before, after, uri);
+        let (peers, listeners) = {
             let book = self.lock();
-            (
-                book.peers.values().cloned().collect(),
-                book.listeners.values().cloned().collect(),
-            )
+            let peers: Vec<(Peer<RoleServer>, Vec<String>)> = book
+                .peers
+                .iter()
+                .map(|(id, peer)| {
+                    let followed = book.asked.get(id).map_or_else(Vec::new, |asked| {
+                        asked
+                            .subscriptions
+                            .iter()
+                            .filter(|u| updated(u))
+                            .cloned()
+                            .collect()
+                    });
+                    (peer.clone(), followed)
+                })
+                .collect();
+            let listeners: Vec<(SubscriptionSink, Vec<String>)> = book
+                .listeners
+                .values()
+                .map(|l| {
+                    let followed = l.resources.iter().filter(|u| updated(u)).cloned().collect();
+                    (l.sink.clone(), followed)
+                })
+                .collect();
+            (peers, listeners)
         };
-        let sends = peers.iter().map(|peer| peer.notify_tool_list_changed());
+        let sends = peers.iter().map(|(peer, followed)| async move {
+            if changes.tools {
+                peer.notify_tool_list_changed().await?;
+            }
+            if changes.prompts {
+                peer.notify_prompt_list_changed().await?;
+            }
+            if changes.resources {
+                peer.notify_resource_list_changed().await?;
+            }
+            for uri in followed {
+                peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri.clone()))
+                    .await?;
+            }
+            Ok::<_, rmcp::service::ServiceError>(())
+        });
         for result in futures::future::join_all(sends).await {
             if let Err(error) = result {
-                tracing::debug!(%error, "could not notify a session of the tool list change");
+                tracing::debug!(%error, "could not notify a session of a change");
             }
         }
-        let sends = listeners.iter().map(|sink| sink.notify_tool_list_changed());
+        let sends = listeners.iter().map(|(sink, followed)| async move {
+            if changes.tools {
+                sink.notify_tool_list_changed().await?;
+            }
+            if changes.prompts {
+                sink.notify_prompt_list_changed().await?;
+            }
+            if changes.resources {
+                sink.notify_resource_list_changed().await?;
+            }
+            for uri in followed {
+                sink.notify_resource_updated(uri.clone()).await?;
+            }
+            Ok::<_, rmcp::service::SubscriptionSendError>(())
+        });
         for result in futures::future::join_all(sends).await {
             if let Err(error) = result {
-                tracing::debug!(
-                    ?error,
-                    "could not notify a listen stream of the tool list change"
-                );
+                tracing::debug!(?error, "could not notify a listen stream of a change");
             }
         }
     }
@@ -380,8 +488,11 @@ impl Sessions {
     pub async fn forward_changes(self: Arc<Self>, registry: Arc<Registry>) {
         let mut changes = registry.subscribe();
         drop(registry);
+        let mut before = changes.borrow_and_update().clone();
         while changes.changed().await.is_ok() {
-            self.notify_tool_list_changed().await;
+            let after = changes.borrow_and_update().clone();
+            self.notify_changes(&before, &after).await;
+            before = after;
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Turns a `.wasm` file into a [`LoadedComponent`]: compiled (or taken from
 //! the disk cache), checked against the WIT contract, linked once into an
-//! `InstancePre`, and asked which tools it offers. All of it runs off the
+//! `InstancePre`, and asked what it offers (tools, prompts, resources). All of it runs off the
 //! request path (compilation on a blocking thread).
 
 use std::path::{Path, PathBuf};
@@ -12,11 +12,12 @@ use wasmtime::component::Linker;
 
 use super::cache::{CompiledCache, Origin};
 use super::component_file::ComponentFile;
-use super::contract::{self, ContractError};
+use super::contract::{self, ContractError, Offer};
 use super::policy::{Grant, Policy, PolicyError};
-use super::sandbox::{CallError, Sandbox};
+use super::promptdef::{self, PromptDefError, PromptSpec};
+use super::resourcedef::{self, ResourceDefError, ResourceSpec, TemplateSpec};
+use super::sandbox::{CallError, Exports, Sandbox};
 use super::tooldef::{self, ToolDefError, ToolSpec};
-use crate::bindings::ToolComponentPre;
 use crate::capabilities::{Capabilities, HostState, wasi};
 
 /// A component ready to serve calls. Shared by `Arc`: a call in flight keeps
@@ -27,8 +28,14 @@ pub struct LoadedComponent {
     pub path: PathBuf,
     /// Hex sha256 of the file's bytes.
     pub digest: String,
+    /// The contract it was built against, and which interfaces it exports.
+    pub offer: Offer,
     pub tools: Vec<ToolSpec>,
-    pub pre: ToolComponentPre<HostState>,
+    pub prompts: Vec<PromptSpec>,
+    pub resources: Vec<ResourceSpec>,
+    pub templates: Vec<TemplateSpec>,
+    /// The linked component and where its exports are.
+    pub exports: Exports,
     /// Whether this load compiled the code or took it from the disk cache.
     pub origin: Origin,
     /// What the operator's policy allows it (imports, limits).
@@ -43,8 +50,12 @@ impl LoadedComponent {
             file: self.file.clone(),
             path: self.path.clone(),
             digest: self.digest.clone(),
+            offer: self.offer,
             tools: self.tools.clone(),
-            pre: self.pre.clone(),
+            prompts: self.prompts.clone(),
+            resources: self.resources.clone(),
+            templates: self.templates.clone(),
+            exports: self.exports.clone(),
             origin: self.origin,
             grant,
         }
@@ -56,9 +67,26 @@ impl std::fmt::Debug for LoadedComponent {
         f.debug_struct("LoadedComponent")
             .field("file", &self.file)
             .field("digest", &self.digest)
+            .field("version", &self.offer.version.as_str())
             .field(
                 "tools",
                 &self.tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "prompts",
+                &self.prompts.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "resources",
+                &self.resources.iter().map(|r| &r.uri).collect::<Vec<_>>(),
+            )
+            .field(
+                "templates",
+                &self
+                    .templates
+                    .iter()
+                    .map(|t| t.template.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -74,10 +102,16 @@ pub enum LoadError {
     Contract(#[from] ContractError),
     #[error("it cannot be linked: {0}")]
     Link(String),
-    #[error("asking it for its tools failed: {0}")]
+    #[error("asking it what it offers failed: {0}")]
     Discover(#[from] CallError),
     #[error("{0}")]
     ToolDef(#[from] ToolDefError),
+    #[error("{0}")]
+    PromptDef(#[from] PromptDefError),
+    #[error("{0}")]
+    ResourceDef(#[from] ResourceDefError),
+    #[error("it offers no tools, prompts or resources")]
+    Empty,
     #[error(transparent)]
     Policy(#[from] PolicyError),
 }
@@ -140,26 +174,36 @@ impl Loader {
                 .await
                 .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
                 .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        contract::check(&self.engine, &component)?;
+        let offer = contract::check(&self.engine, &component)?;
 
         // WASI imports we withhold (filesystem, sockets, environment ...)
         // become traps: the component loads, and using one fails that call.
         let mut linker = self.linker.clone();
         wasi::withhold_unlinked(&mut linker, &self.engine, &component)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre = linker
+        let exports = linker
             .instantiate_pre(&component)
-            .and_then(|pre| self.sandbox.prepare(pre))
+            .and_then(|pre| self.sandbox.prepare(pre, &offer))
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
 
-        let defs = self.sandbox.list_tools(&pre, &file, &grant).await?;
-        let tools = tooldef::validate(defs)?;
+        let offered = self.sandbox.discover(&exports, &file, &grant).await?;
+        let tools = tooldef::validate(offered.tools)?;
+        let prompts = promptdef::validate(offered.prompts)?;
+        let resources = resourcedef::validate_resources(offered.resources)?;
+        let templates = resourcedef::validate_templates(offered.templates)?;
+        if tools.is_empty() && prompts.is_empty() && resources.is_empty() && templates.is_empty() {
+            return Err(LoadError::Empty);
+        }
         Ok(LoadedComponent {
             file,
             path: path.to_path_buf(),
             digest,
+            offer,
             tools,
-            pre,
+            prompts,
+            resources,
+            templates,
+            exports,
             origin,
             grant,
         })

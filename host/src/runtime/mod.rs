@@ -4,7 +4,9 @@
 //! - [`limits`]: deadline, memory and pool sizes, and the per-call limiter.
 //! - [`cache`]: compiled code on disk, keyed by content hash and engine.
 //! - [`contract`]: refuses components built against another WIT version.
-//! - [`tooldef`]: validates what a component says its tools are.
+//! - [`tooldef`], [`promptdef`], [`resourcedef`]: validate what a component
+//!   says its tools, prompts and resources are; [`content`]: its answers
+//!   made into MCP's content blocks.
 //! - [`policy`]: the operator's grants: imports, limits, pinned digests.
 //! - [`component_file`]: which files are components, read safely and hashed
 //!   once.
@@ -17,13 +19,16 @@
 
 pub mod cache;
 pub mod component_file;
+pub mod content;
 pub mod contract;
 pub mod engine;
 pub mod limits;
 pub mod loader;
 pub mod policy;
+pub mod promptdef;
 pub mod registry;
 pub mod rejudge;
+pub mod resourcedef;
 pub mod sandbox;
 pub mod tooldef;
 pub mod watcher;

@@ -1,4 +1,4 @@
-//! The live tool catalogue. Readers take a snapshot (an `Arc`) and never
+//! The live catalogue of tools, prompts and resources. Readers take a snapshot (an `Arc`) and never
 //! block; the watcher publishes a new catalogue atomically. A call that
 //! started on one version finishes on it, because it holds its own `Arc`.
 
@@ -7,36 +7,63 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use rmcp::model::Tool;
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use tokio::sync::watch;
 
 use super::loader::LoadedComponent;
+use super::resourcedef::UriTemplate;
 
-/// One immutable view of every loaded component and tool.
+/// One immutable view of every loaded component and what it offers.
 #[derive(Default)]
 pub struct Catalog {
     by_file: BTreeMap<PathBuf, Arc<LoadedComponent>>,
     by_tool: HashMap<String, Arc<LoadedComponent>>,
-    /// What `tools/list` answers, sorted by name.
+    by_prompt: HashMap<String, Arc<LoadedComponent>>,
+    by_resource: HashMap<String, Arc<LoadedComponent>>,
+    /// Templates and their components, in file order.
+    templates: Vec<(UriTemplate, Arc<LoadedComponent>)>,
+    /// What the list methods answer, each sorted.
     tools: Vec<Tool>,
+    prompts: Vec<Prompt>,
+    resources: Vec<Resource>,
+    resource_templates: Vec<ResourceTemplate>,
 }
 
 impl Catalog {
     fn build(by_file: BTreeMap<PathBuf, Arc<LoadedComponent>>) -> Self {
-        let mut by_tool = HashMap::new();
-        let mut tools = Vec::new();
+        let mut catalog = Self::default();
         for component in by_file.values() {
             for spec in &component.tools {
-                by_tool.insert(spec.name.clone(), component.clone());
-                tools.push(spec.mcp.clone());
+                catalog.by_tool.insert(spec.name.clone(), component.clone());
+                catalog.tools.push(spec.mcp.clone());
+            }
+            for spec in &component.prompts {
+                catalog
+                    .by_prompt
+                    .insert(spec.name.clone(), component.clone());
+                catalog.prompts.push(spec.mcp.clone());
+            }
+            for spec in &component.resources {
+                catalog
+                    .by_resource
+                    .insert(spec.uri.clone(), component.clone());
+                catalog.resources.push(spec.mcp.clone());
+            }
+            for spec in &component.templates {
+                catalog
+                    .templates
+                    .push((spec.template.clone(), component.clone()));
+                catalog.resource_templates.push(spec.mcp.clone());
             }
         }
-        tools.sort_by(|a, b| a.name.cmp(&b.name));
-        Self {
-            by_file,
-            by_tool,
-            tools,
-        }
+        catalog.tools.sort_by(|a, b| a.name.cmp(&b.name));
+        catalog.prompts.sort_by(|a, b| a.name.cmp(&b.name));
+        catalog.resources.sort_by(|a, b| a.uri.cmp(&b.uri));
+        catalog
+            .resource_templates
+            .sort_by(|a, b| a.uri_template.cmp(&b.uri_template));
+        catalog.by_file = by_file;
+        catalog
     }
 
     /// The component serving `tool`, if any.
@@ -44,8 +71,49 @@ impl Catalog {
         self.by_tool.get(tool)
     }
 
+    /// The component serving prompt `name`, if any.
+    pub fn prompt_owner(&self, name: &str) -> Option<&Arc<LoadedComponent>> {
+        self.by_prompt.get(name)
+    }
+
+    /// The component that reads `uri`: the one that lists it, else the one
+    /// with a template it matches (templates of different components never
+    /// overlap, see [`Registry::install`]), and the template matched.
+    pub fn resource_owner(
+        &self,
+        uri: &str,
+    ) -> Option<(&Arc<LoadedComponent>, Option<&UriTemplate>)> {
+        if let Some(owner) = self.by_resource.get(uri) {
+            return Some((owner, None));
+        }
+        self.templates
+            .iter()
+            .find(|(template, _)| template.matches(uri).is_some())
+            .map(|(template, owner)| (owner, Some(template)))
+    }
+
+    /// The component with the template written exactly `template`.
+    pub fn template_owner(&self, template: &str) -> Option<&Arc<LoadedComponent>> {
+        self.templates
+            .iter()
+            .find(|(t, _)| t.as_str() == template)
+            .map(|(_, owner)| owner)
+    }
+
     pub fn tools(&self) -> &[Tool] {
         &self.tools
+    }
+
+    pub fn prompts(&self) -> &[Prompt] {
+        &self.prompts
+    }
+
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    pub fn resource_templates(&self) -> &[ResourceTemplate] {
+        &self.resource_templates
     }
 
     /// Every loaded component, in file order.
@@ -56,20 +124,102 @@ impl Catalog {
     pub fn component(&self, path: &Path) -> Option<&Arc<LoadedComponent>> {
         self.by_file.get(path)
     }
+
+    /// Refuses `component` if one of its names or URIs is another file's.
+    fn check_clashes(&self, component: &LoadedComponent) -> Result<(), RegistryError> {
+        let foreign = |owner: &Arc<LoadedComponent>| owner.path != component.path;
+        let clash =
+            |kind: &'static str, name: &str, owner: &Arc<LoadedComponent>| RegistryError::Clash {
+                kind,
+                name: name.to_string(),
+                owner: owner.file.to_string(),
+            };
+        for spec in &component.tools {
+            if let Some(owner) = self.by_tool.get(&spec.name).filter(|o| foreign(o)) {
+                return Err(clash("tool", &spec.name, owner));
+            }
+        }
+        for spec in &component.prompts {
+            if let Some(owner) = self.by_prompt.get(&spec.name).filter(|o| foreign(o)) {
+                return Err(clash("prompt", &spec.name, owner));
+            }
+        }
+        let others_templates = self.templates.iter().filter(|(_, o)| foreign(o));
+        for spec in &component.resources {
+            if let Some(owner) = self.by_resource.get(&spec.uri).filter(|o| foreign(o)) {
+                return Err(clash("resource", &spec.uri, owner));
+            }
+            if let Some((_, owner)) = others_templates
+                .clone()
+                .find(|(t, _)| t.matches(&spec.uri).is_some())
+            {
+                return Err(clash("resource", &spec.uri, owner));
+            }
+        }
+        for spec in &component.templates {
+            if let Some((_, owner)) = others_templates
+                .clone()
+                .find(|(t, _)| t.overlaps(&spec.template))
+            {
+                return Err(clash("resource template", spec.template.as_str(), owner));
+            }
+            let listed = self.by_resource.iter().filter(|(_, o)| foreign(o));
+            if let Some((_, owner)) = listed
+                .into_iter()
+                .find(|(uri, _)| spec.template.matches(uri).is_some())
+            {
+                return Err(clash("resource template", spec.template.as_str(), owner));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which lists changed from one catalogue to the next, for `list_changed`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ListChanges {
+    pub tools: bool,
+    pub prompts: bool,
+    pub resources: bool,
+}
+
+impl ListChanges {
+    pub fn between(before: &Catalog, after: &Catalog) -> Self {
+        Self {
+            tools: before.tools != after.tools,
+            prompts: before.prompts != after.prompts,
+            resources: before.resources != after.resources
+                || before.resource_templates != after.resource_templates,
+        }
+    }
+
+    /// Whether what `uri` reads may have changed: another component (or a
+    /// new version of it) serves it now, or nobody does.
+    pub fn resource_updated(before: &Catalog, after: &Catalog, uri: &str) -> bool {
+        let owner = |catalog: &Catalog| catalog.resource_owner(uri).map(|(c, _)| Arc::as_ptr(c));
+        owner(before) != owner(after)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
-    #[error("its tool `{tool}` is already served by {owner}; tool names must be unique")]
-    NameClash { tool: String, owner: String },
+    #[error(
+        "its {kind} `{name}` is already served by {owner}; names and URIs must be unique (resource templates may not overlap)"
+    )]
+    Clash {
+        kind: &'static str,
+        name: String,
+        owner: String,
+    },
 }
 
 pub struct Registry {
     current: ArcSwap<Catalog>,
     /// Serialises writers; readers never take it.
     write: Mutex<()>,
-    /// Bumped after every change; sessions listen to send `list_changed`.
-    changed: watch::Sender<u64>,
+    /// The catalogue after every change; sessions compare one with the
+    /// next to send `list_changed` and `resources/updated`.
+    changed: watch::Sender<Arc<Catalog>>,
 }
 
 impl Default for Registry {
@@ -77,7 +227,7 @@ impl Default for Registry {
         Self {
             current: ArcSwap::from_pointee(Catalog::default()),
             write: Mutex::new(()),
-            changed: watch::channel(0).0,
+            changed: watch::channel(Arc::new(Catalog::default())).0,
         }
     }
 }
@@ -87,28 +237,20 @@ impl Registry {
         self.current.load_full()
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Catalog>> {
         self.changed.subscribe()
     }
 
     /// Adds `component`, or replaces the one loaded from the same file.
-    /// Refused if one of its tools is served by another file.
+    /// Refused if one of its tool or prompt names, resource URIs or
+    /// templates is another file's.
     pub fn install(&self, component: LoadedComponent) -> Result<(), RegistryError> {
         let _guard = self
             .write
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current.load();
-        for spec in &component.tools {
-            if let Some(owner) = current.by_tool.get(&spec.name)
-                && owner.path != component.path
-            {
-                return Err(RegistryError::NameClash {
-                    tool: spec.name.clone(),
-                    owner: owner.file.to_string(),
-                });
-            }
-        }
+        current.check_clashes(&component)?;
         let mut by_file = current.by_file.clone();
         by_file.insert(component.path.clone(), Arc::new(component));
         self.publish(by_file);
@@ -130,7 +272,8 @@ impl Registry {
     }
 
     fn publish(&self, by_file: BTreeMap<PathBuf, Arc<LoadedComponent>>) {
-        self.current.store(Arc::new(Catalog::build(by_file)));
-        self.changed.send_modify(|version| *version += 1);
+        let catalog = Arc::new(Catalog::build(by_file));
+        self.current.store(catalog.clone());
+        self.changed.send_replace(catalog);
     }
 }

@@ -6,15 +6,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
+use super::contract::{Offer, Version};
 use super::limits::CallLimiter;
 use super::loader::LoadedComponent;
 use super::policy::Grant;
-use crate::bindings::ToolComponentPre;
-use crate::bindings::exports::zava::mcp::tool::{ToolDef, ToolError, ToolOutput};
+use super::tooldef;
+use crate::bindings::exports::zava::mcp::prompts::{self, PromptDef, PromptResult};
+use crate::bindings::exports::zava::mcp::resources::{self, ResourceDef, TemplateDef};
+use crate::bindings::exports::zava::mcp::tool::{self, ToolDef, ToolError, ToolOutput};
+use crate::bindings::v1::exports::zava::mcp::tool as v1_tool;
+use crate::bindings::zava::mcp::types::{Content, RequestError, ResourceContents};
 pub use crate::capabilities::CallStats;
+use crate::capabilities::client::ClientChannel;
 use crate::capabilities::{CallContext, Capabilities, HostState, wasi::WasiState};
 use crate::identity::Identity;
 use crate::outcome::Outcome;
@@ -27,6 +33,8 @@ const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
 pub enum CallError {
     #[error("invalid arguments: {0}")]
     InvalidArguments(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Failed(String),
     #[error("the tool was stopped: it ran longer than its {} s limit", .0.as_secs_f64())]
@@ -44,6 +52,7 @@ impl CallError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::InvalidArguments(_) => Outcome::InvalidArguments,
+            Self::NotFound(_) => Outcome::NotFound,
             Self::Failed(_) => Outcome::ToolError,
             Self::Deadline(_) => Outcome::Deadline,
             Self::OutOfMemory(_) => Outcome::OutOfMemory,
@@ -53,9 +62,122 @@ impl CallError {
     }
 }
 
+/// A component's exports, found once when it is loaded: the linked
+/// component and where each interface it offers lives.
+#[derive(Clone)]
+pub enum Exports {
+    /// `zava:mcp@0.1.0`: tools only.
+    V1 {
+        pre: InstancePre<HostState>,
+        tool: v1_tool::GuestIndices,
+    },
+    /// `zava:mcp@0.2.0`: any of tools, prompts, resources.
+    V2 {
+        pre: InstancePre<HostState>,
+        tool: Option<tool::GuestIndices>,
+        prompts: Option<prompts::GuestIndices>,
+        resources: Option<resources::GuestIndices>,
+    },
+}
+
+impl Exports {
+    /// Finds the exports `offer` names in the linked component.
+    pub fn find(pre: InstancePre<HostState>, offer: &Offer) -> wasmtime::Result<Self> {
+        Ok(match offer.version {
+            Version::V1 => Self::V1 {
+                tool: v1_tool::GuestIndices::new(&pre)?,
+                pre,
+            },
+            Version::V2 => Self::V2 {
+                tool: offer
+                    .tools
+                    .then(|| tool::GuestIndices::new(&pre))
+                    .transpose()?,
+                prompts: offer
+                    .prompts
+                    .then(|| prompts::GuestIndices::new(&pre))
+                    .transpose()?,
+                resources: offer
+                    .resources
+                    .then(|| resources::GuestIndices::new(&pre))
+                    .transpose()?,
+                pre,
+            },
+        })
+    }
+
+    fn pre(&self) -> &InstancePre<HostState> {
+        match self {
+            Self::V1 { pre, .. } | Self::V2 { pre, .. } => pre,
+        }
+    }
+}
+
+/// What the host asks a component.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Everything it offers (at load time, with no caller).
+    Discover,
+    CallTool {
+        name: String,
+        arguments: String,
+    },
+    GetPrompt {
+        name: String,
+        arguments: Vec<(String, String)>,
+    },
+    /// Completions for an argument of a prompt.
+    CompletePrompt(Completion),
+    ReadResource {
+        uri: String,
+    },
+    /// Completions for a variable of a resource template.
+    CompleteTemplate(Completion),
+}
+
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The prompt's name or the template's text.
+    pub of: String,
+    pub argument: String,
+    pub value: String,
+    pub context: Vec<(String, String)>,
+}
+
+impl Request {
+    /// What a log line or an error names this request by.
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Discover => "list",
+            Self::CallTool { name, .. } | Self::GetPrompt { name, .. } => name,
+            Self::ReadResource { uri } => uri,
+            Self::CompletePrompt(c) | Self::CompleteTemplate(c) => &c.of,
+        }
+    }
+}
+
+/// Everything a component offers, as it declared it.
+#[derive(Debug, Default)]
+pub struct Offered {
+    pub tools: Vec<ToolDef>,
+    pub prompts: Vec<PromptDef>,
+    pub resources: Vec<ResourceDef>,
+    pub templates: Vec<TemplateDef>,
+}
+
+/// A component's answer.
+#[derive(Debug)]
+pub enum Answer {
+    Offered(Offered),
+    Tool(ToolOutput),
+    Prompt(PromptResult),
+    Completions(Vec<String>),
+    Contents(Vec<ResourceContents>),
+}
+
 /// What one call produced, and what it did on the way.
 pub struct CallReport {
-    pub result: Result<ToolOutput, CallError>,
+    pub result: Result<Answer, CallError>,
     pub stats: CallStats,
 }
 
@@ -68,6 +190,25 @@ pub struct Sandbox {
     engine: Engine,
     /// The services behind the imports every call may be granted.
     capabilities: Capabilities,
+}
+
+impl From<ToolError> for CallError {
+    fn from(error: ToolError) -> Self {
+        match error {
+            ToolError::InvalidArguments(message) => Self::InvalidArguments(message),
+            ToolError::Failed(message) => Self::Failed(message),
+        }
+    }
+}
+
+impl From<RequestError> for CallError {
+    fn from(error: RequestError) -> Self {
+        match error {
+            RequestError::InvalidArguments(message) => Self::InvalidArguments(message),
+            RequestError::NotFound(message) => Self::NotFound(message),
+            RequestError::Failed(message) => Self::Failed(message),
+        }
+    }
 }
 
 impl Sandbox {
@@ -89,25 +230,65 @@ impl Sandbox {
         arguments: &str,
         caller: &Identity,
     ) -> CallReport {
-        let grant = &component.grant;
-        let mut store = self.new_store(&component.file, tool, Some(caller), grant);
+        let request = Request::CallTool {
+            name: tool.into(),
+            arguments: arguments.into(),
+        };
+        self.serve(component, request, caller, None).await
+    }
+
+    /// Serves `request` with a fresh instance of `component` as `caller`,
+    /// under the limits and imports its policy grant allows; notifications
+    /// it sends go to `client`.
+    pub async fn serve(
+        &self,
+        component: &LoadedComponent,
+        request: Request,
+        caller: &Identity,
+        client: Option<&ClientChannel>,
+    ) -> CallReport {
+        let context = Context {
+            file: &component.file,
+            caller: Some(caller),
+            client,
+            grant: &component.grant,
+        };
+        self.run(&component.exports, context, request).await
+    }
+
+    /// Asks a freshly linked component what it offers.
+    pub async fn discover(
+        &self,
+        exports: &Exports,
+        file: &Arc<str>,
+        grant: &Grant,
+    ) -> Result<Offered, CallError> {
+        let context = Context {
+            file,
+            caller: None,
+            client: None,
+            grant,
+        };
+        match self.run(exports, context, Request::Discover).await.result {
+            Ok(Answer::Offered(offered)) => Ok(offered),
+            Ok(_) => unreachable!("discovery answers with an offer"),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn run(&self, exports: &Exports, context: Context<'_>, request: Request) -> CallReport {
+        let grant = context.grant;
+        let mut store = self.new_store(&context, request.label());
         let mut instantiate = Duration::ZERO;
         let run = async {
             let started = Instant::now();
-            let instance = component.pre.instantiate_async(&mut store).await?;
+            let instance = exports.pre().instantiate_async(&mut store).await?;
             instantiate = started.elapsed();
-            instance
-                .zava_mcp_tool()
-                .call_call_tool(&mut store, tool, arguments)
-                .await
+            ask(exports, &mut store, &instance, request).await
         };
         let result = match tokio::time::timeout(grant.deadline + BACKSTOP_GRACE, run).await {
             Err(_elapsed) => Err(CallError::Deadline(grant.deadline)),
-            Ok(Ok(Ok(output))) => Ok(output),
-            Ok(Ok(Err(ToolError::InvalidArguments(message)))) => {
-                Err(CallError::InvalidArguments(message))
-            }
-            Ok(Ok(Err(ToolError::Failed(message)))) => Err(CallError::Failed(message)),
+            Ok(Ok(answer)) => answer,
             Ok(Err(error)) => Err(self.classify(&error, &store, grant)),
         };
         let mut stats = CallStats {
@@ -118,50 +299,24 @@ impl Sandbox {
         CallReport { result, stats }
     }
 
-    /// Asks a freshly linked component which tools it offers.
-    pub async fn list_tools(
-        &self,
-        pre: &ToolComponentPre<HostState>,
-        component: &Arc<str>,
-        grant: &Grant,
-    ) -> Result<Vec<ToolDef>, CallError> {
-        let mut store = self.new_store(component, "list-tools", None, grant);
-        let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance.zava_mcp_tool().call_list_tools(&mut store).await
-        };
-        match tokio::time::timeout(grant.deadline + BACKSTOP_GRACE, run).await {
-            Err(_elapsed) => Err(CallError::Deadline(grant.deadline)),
-            Ok(Ok(defs)) => Ok(defs),
-            Ok(Err(error)) => Err(self.classify(&error, &store, grant)),
-        }
+    /// Links a component for this sandbox's engine and finds its exports.
+    pub fn prepare(&self, pre: InstancePre<HostState>, offer: &Offer) -> wasmtime::Result<Exports> {
+        Exports::find(pre, offer)
     }
 
-    /// Links a component for this sandbox's engine.
-    pub fn prepare(
-        &self,
-        pre: InstancePre<HostState>,
-    ) -> wasmtime::Result<ToolComponentPre<HostState>> {
-        ToolComponentPre::new(pre)
-    }
-
-    /// A store for one call; `caller` is `None` while listing tools, which
+    /// A store for one call; the caller is `None` while discovering, which
     /// then sees no scope and cannot query.
-    fn new_store(
-        &self,
-        component: &Arc<str>,
-        tool: &str,
-        caller: Option<&Identity>,
-        grant: &Grant,
-    ) -> Store<HostState> {
+    fn new_store(&self, context: &Context<'_>, label: &str) -> Store<HostState> {
+        let grant = context.grant;
         let state = HostState {
             caps: self.capabilities.prepare(&CallContext {
-                caller,
-                component,
-                tool,
+                caller: context.caller,
+                component: context.file,
+                tool: label,
                 grant,
+                client: context.client,
             }),
-            wasi: WasiState::new(component),
+            wasi: WasiState::new(context.file),
             limiter: CallLimiter::new(grant.memory_bytes),
         };
         let mut store = Store::new(&self.engine, state);
@@ -212,6 +367,128 @@ impl Sandbox {
             (None, _) => chain,
         };
         CallError::Crashed(detail)
+    }
+}
+
+/// Who a call is for and what it may use.
+struct Context<'a> {
+    file: &'a Arc<str>,
+    caller: Option<&'a Identity>,
+    client: Option<&'a ClientChannel>,
+    grant: &'a Grant,
+}
+
+/// Asks an instance `request` through the export that serves it.
+async fn ask(
+    exports: &Exports,
+    store: &mut Store<HostState>,
+    instance: &Instance,
+    request: Request,
+) -> wasmtime::Result<Result<Answer, CallError>> {
+    let missing = |what: &str| Ok(Err(CallError::NotFound(format!("it offers no {what}"))));
+    match (exports, request) {
+        (Exports::V1 { tool, .. }, Request::Discover) => {
+            let tools = tool
+                .load(&mut *store, instance)?
+                .call_list_tools(&mut *store)
+                .await?;
+            let tools = tools.into_iter().map(tooldef::from_v1).collect();
+            Ok(Ok(Answer::Offered(Offered {
+                tools,
+                ..Offered::default()
+            })))
+        }
+        (Exports::V1 { tool, .. }, Request::CallTool { name, arguments }) => {
+            let guest = tool.load(&mut *store, instance)?;
+            Ok(
+                match guest.call_call_tool(&mut *store, &name, &arguments).await? {
+                    Ok(v1_tool::ToolOutput { text, structured }) => Ok(Answer::Tool(ToolOutput {
+                        content: vec![Content::Text(text)],
+                        structured,
+                    })),
+                    Err(v1_tool::ToolError::InvalidArguments(m)) => {
+                        Err(CallError::InvalidArguments(m))
+                    }
+                    Err(v1_tool::ToolError::Failed(m)) => Err(CallError::Failed(m)),
+                },
+            )
+        }
+        (Exports::V1 { .. }, _) => missing("prompts or resources (it was built against 0.1)"),
+        (
+            Exports::V2 {
+                tool,
+                prompts,
+                resources,
+                ..
+            },
+            request,
+        ) => match request {
+            Request::Discover => {
+                let mut offered = Offered::default();
+                if let Some(tool) = tool {
+                    offered.tools = tool
+                        .load(&mut *store, instance)?
+                        .call_list_tools(&mut *store)
+                        .await?;
+                }
+                if let Some(prompts) = prompts {
+                    let guest = prompts.load(&mut *store, instance)?;
+                    offered.prompts = guest.call_list_prompts(&mut *store).await?;
+                }
+                if let Some(resources) = resources {
+                    let guest = resources.load(&mut *store, instance)?;
+                    offered.resources = guest.call_list_resources(&mut *store).await?;
+                    offered.templates = guest.call_list_templates(&mut *store).await?;
+                }
+                Ok(Ok(Answer::Offered(offered)))
+            }
+            Request::CallTool { name, arguments } => {
+                let Some(tool) = tool else {
+                    return missing("tools");
+                };
+                let guest = tool.load(&mut *store, instance)?;
+                let answer = guest.call_call_tool(&mut *store, &name, &arguments).await?;
+                Ok(answer.map(Answer::Tool).map_err(CallError::from))
+            }
+            Request::GetPrompt { name, arguments } => {
+                let Some(prompts) = prompts else {
+                    return missing("prompts");
+                };
+                let guest = prompts.load(&mut *store, instance)?;
+                let answer = guest
+                    .call_get_prompt(&mut *store, &name, &arguments)
+                    .await?;
+                Ok(answer.map(Answer::Prompt).map_err(CallError::from))
+            }
+            Request::CompletePrompt(c) => {
+                let Some(prompts) = prompts else {
+                    return missing("prompts");
+                };
+                let guest = prompts.load(&mut *store, instance)?;
+                let answer = guest
+                    .call_complete(&mut *store, &c.of, &c.argument, &c.value, &c.context)
+                    .await?;
+                Ok(answer.map(Answer::Completions).map_err(CallError::from))
+            }
+            Request::ReadResource { uri } => {
+                let Some(resources) = resources else {
+                    return missing("resources");
+                };
+                let guest = resources.load(&mut *store, instance)?;
+                let answer = guest.call_read_resource(&mut *store, &uri).await?;
+                Ok(answer.map(Answer::Contents).map_err(CallError::from))
+            }
+            Request::CompleteTemplate(c) => {
+                let Some(resources) = resources else {
+                    return missing("resources");
+                };
+                let guest = resources.load(&mut *store, instance)?;
+                let answer = guest
+                    .call_complete(&mut *store, &c.of, &c.argument, &c.value, &c.context)
+                    .await?;
+                Ok(answer.map(Answer::Completions).map_err(CallError::from))
+            }
+        },
     }
 }
 

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{JsonObject, MetaObject, Tool, ToolAnnotations};
 
+use super::content;
 use crate::bindings::exports::zava::mcp::tool::ToolDef;
+use crate::bindings::v1::exports::zava::mcp::tool::ToolDef as V1ToolDef;
 
 /// A tool as the host serves it.
 #[derive(Debug, Clone)]
@@ -30,8 +32,8 @@ pub enum ToolDefError {
     },
     #[error("tool `{0}` is declared twice by this component")]
     Duplicate(String),
-    #[error("the component declares no tools")]
-    Empty,
+    #[error("tool `{tool}` names its app {uri:?}, which is not a `ui://` URI")]
+    BadApp { tool: String, uri: String },
 }
 
 /// MCP tool names: 1-128 characters, `A-Za-z0-9_-.` (spec 2025-11-25).
@@ -59,11 +61,31 @@ fn parse_schema(tool: &str, which: &'static str, text: &str) -> Result<JsonObjec
     Ok(object)
 }
 
+/// A 0.1 definition in 0.2's terms (no app).
+pub fn from_v1(def: V1ToolDef) -> ToolDef {
+    ToolDef {
+        name: def.name,
+        title: def.title,
+        description: def.description,
+        input_schema: def.input_schema,
+        output_schema: def.output_schema,
+        read_only: def.read_only,
+        app: None,
+    }
+}
+
+/// The tool's `_meta` for an MCP App: `ui.resourceUri`, and the flat
+/// `ui/resourceUri` that hosts built before the extension's 2026-01-26
+/// revision read (the spec asks hosts to check both).
+fn app_meta(uri: &str) -> MetaObject {
+    let mut meta = JsonObject::new();
+    meta.insert("ui".into(), serde_json::json!({ "resourceUri": uri }));
+    meta.insert("ui/resourceUri".into(), uri.into());
+    MetaObject(meta)
+}
+
 /// Validates every definition a component returned from `list-tools`.
 pub fn validate(defs: Vec<ToolDef>) -> Result<Vec<ToolSpec>, ToolDefError> {
-    if defs.is_empty() {
-        return Err(ToolDefError::Empty);
-    }
     let mut specs: Vec<ToolSpec> = Vec::with_capacity(defs.len());
     for def in defs {
         if !is_valid_tool_name(&def.name) {
@@ -79,12 +101,27 @@ pub fn validate(defs: Vec<ToolDef>) -> Result<Vec<ToolSpec>, ToolDefError> {
             .map(|text| parse_schema(&def.name, "output schema", text))
             .transpose()?;
         let has_output_schema = output.is_some();
-        let mut annotations = ToolAnnotations::new().read_only(def.read_only);
-        if let Some(title) = &def.title {
-            annotations.title = Some(title.clone());
+        if let Some(uri) = &def.app
+            && (!uri.starts_with("ui://") || !content::is_absolute_uri(uri))
+        {
+            return Err(ToolDefError::BadApp {
+                tool: def.name,
+                uri: uri.clone(),
+            });
         }
-        let mut tool = Tool::new(def.name.clone(), def.description, Arc::new(input))
-            .with_annotations(annotations);
+        let mut tool = Tool::new(def.name.clone(), def.description, Arc::new(input));
+        match &def.app {
+            // VS Code (microsoft/vscode#336916, open as of 2026-11) shows a
+            // tool's result as plain output, never opening its app, when
+            // the tool also declares annotations: a tool with an app goes
+            // without them. Its title stays (`title` is not an annotation).
+            Some(uri) => tool.meta = Some(app_meta(uri)),
+            None => {
+                let mut annotations = ToolAnnotations::new().read_only(def.read_only);
+                annotations.title = def.title.clone();
+                tool = tool.with_annotations(annotations);
+            }
+        }
         if let Some(title) = def.title {
             tool = tool.with_title(title);
         }
@@ -112,6 +149,7 @@ mod tests {
             input_schema: input.into(),
             output_schema: None,
             read_only: true,
+            app: None,
         }
     }
 
@@ -140,12 +178,29 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_and_empty_declarations_are_refused() {
+    fn duplicate_declarations_are_refused() {
         let ok = r#"{"type":"object"}"#;
         assert_eq!(
             validate(vec![def("t", ok), def("t", ok)]).unwrap_err(),
             ToolDefError::Duplicate("t".into())
         );
-        assert_eq!(validate(vec![]).unwrap_err(), ToolDefError::Empty);
+    }
+
+    #[test]
+    fn a_tool_with_an_app_carries_both_meta_forms_and_no_annotations() {
+        let mut with_app = def("q", r#"{"type":"object"}"#);
+        with_app.app = Some("ui://sales-sql/result-view.html".into());
+        let tool = &validate(vec![with_app.clone()]).unwrap()[0].mcp;
+        let json = serde_json::to_value(tool).unwrap();
+        assert_eq!(
+            json["_meta"],
+            serde_json::json!({"ui":{"resourceUri":"ui://sales-sql/result-view.html"},"ui/resourceUri":"ui://sales-sql/result-view.html"})
+        );
+        assert!(json.get("annotations").is_none());
+        with_app.app = Some("https://example.com/app.html".into());
+        assert!(matches!(
+            validate(vec![with_app]),
+            Err(ToolDefError::BadApp { .. })
+        ));
     }
 }

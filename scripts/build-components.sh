@@ -26,7 +26,8 @@ for manifest in components/*/Cargo.toml; do
   [ "$(basename "$dir")" = template ] && continue
   tools+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n1)")
 done
-build "${tools[@]}" -p tool-template -p fixture-hostile -p fixture-wrong-version -p fixture-clash -p fixture-probe
+build "${tools[@]}" -p tool-template -p fixture-hostile -p fixture-wrong-version -p fixture-clash -p fixture-probe \
+  -p fixture-conformance -p fixture-prompts-only
 
 mkdir -p "$dist" "$fixtures"
 install_if_changed() { cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"; }
@@ -39,7 +40,7 @@ for manifest in components/*/Cargo.toml; do
 done
 # The operator's component policy travels with the components.
 install_if_changed components/policy.toml "$dist/policy.toml"
-for f in hostile wrong_version clash; do
+for f in hostile wrong_version clash conformance prompts_only; do
   install_if_changed "$out/fixture_$f.wasm" "$fixtures/$f.wasm"
 done
 install_if_changed "$out/tool_template.wasm" "$fixtures/template.wasm"

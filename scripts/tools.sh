@@ -8,8 +8,10 @@
 #     model (installed without its Python dependencies: only the files are
 #     used, by the host itself).
 # And from Debian (apt-get, when missing and we may): HAProxy, the real
-# round-robin proxy the replica tests route through, and wrk, the load
-# generator the benchmarks use beside our own.
+# round-robin proxy the replica tests route through, wrk, the load
+# generator the benchmarks use beside our own, and Chromium, the headless
+# browser the MCP App test (tests/e2e/test_mcp_app.py) drives through
+# Playwright (which never downloads a browser of its own here).
 # Prints nothing but errors; `source`-able exports are written to
 # target/tools/env.
 set -euo pipefail
@@ -28,7 +30,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 missing=()
-for tool in haproxy wrk; do
+for tool in haproxy wrk chromium; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

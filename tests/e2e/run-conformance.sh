@@ -57,7 +57,7 @@ say() { printf '[conformance] %s\n' "$*"; }
 die() { printf '[conformance] error: %s\n' "$*" >&2; exit 2; }
 
 [ -x "$MCP_HOST_BIN" ] || die "mcp-host binary not found at $MCP_HOST_BIN (set MCP_HOST_BIN)"
-for f in get_current_utc_date.wasm probe_v1.wasm; do
+for f in get_current_utc_date.wasm probe_v1.wasm conformance.wasm; do
   [ -f "$MCP_FIXTURES_DIR/$f" ] || die "fixture $MCP_FIXTURES_DIR/$f not found (set MCP_FIXTURES_DIR)"
 done
 command -v node >/dev/null || die "node is not installed"
@@ -112,7 +112,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir "$work/components"
-cp "$MCP_FIXTURES_DIR/get_current_utc_date.wasm" "$MCP_FIXTURES_DIR/probe_v1.wasm" "$work/components/"
+# conformance.wasm (host/tests/fixtures/conformance) offers the tools,
+# prompts and resources the scenarios call by name.
+cp "$MCP_FIXTURES_DIR/get_current_utc_date.wasm" "$MCP_FIXTURES_DIR/probe_v1.wasm" \
+  "$MCP_FIXTURES_DIR/conformance.wasm" "$work/components/"
 "$MCP_HOST_BIN" serve --identity dev-header --listen 127.0.0.1:0 --log-format json \
   --components "$work/components" --cache-dir "$work/cache" --no-database --embeddings none \
   `# The suites open a session or more per scenario, all as one identity and` \

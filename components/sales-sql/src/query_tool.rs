@@ -4,7 +4,9 @@ use serde_json::{Value, json};
 
 use crate::exports::zava::mcp::tool::{ToolDef, ToolError, ToolOutput};
 use crate::rows;
+use crate::zava::mcp::caller::{self, Scope};
 use crate::zava::mcp::database;
+use crate::zava::mcp::types::Content;
 
 pub const NAME: &str = "execute_sales_query";
 const DEFAULT_ROWS: u32 = 200;
@@ -55,13 +57,20 @@ pub fn definition() -> ToolDef {
                     "column_types": { "type": "array", "items": { "type": "string" } },
                     "rows": { "type": "array", "items": { "type": "array" } },
                     "row_count": { "type": "integer" },
-                    "truncated": { "type": "boolean" }
+                    "truncated": { "type": "boolean" },
+                    "scope": {
+                        "type": "string",
+                        "description": "Whose rows these are: head-office, store:<store_id> or unassigned"
+                    }
                 },
                 "required": ["columns", "column_types", "rows", "row_count", "truncated"]
             })
             .to_string(),
         ),
         read_only: true,
+        // The MCP App that shows the rows as a table and a chart (served by
+        // our `resources`); clients without MCP Apps just show the text.
+        app: Some(crate::resources::RESULT_VIEW_URI.into()),
     }
 }
 
@@ -121,12 +130,23 @@ fn parse(arguments: Value) -> Result<Arguments, ToolError> {
 pub fn call(arguments: Value) -> Result<ToolOutput, ToolError> {
     let Arguments { sql, max_rows } = parse(arguments)?;
     let set = database::query(&sql, &[], max_rows).map_err(rows::db_error)?;
-    let result = rows::row_set(&set);
+    let mut result = rows::row_set(&set);
+    // Whose rows these are, for the assistant and the result view (the
+    // host decides the scope; this only says it).
+    result["scope"] = scope().into();
     let text = result.to_string();
     Ok(ToolOutput {
-        text,
-        structured: Some(result.to_string()),
+        content: vec![Content::Text(text.clone())],
+        structured: Some(text),
     })
+}
+
+fn scope() -> String {
+    match caller::current() {
+        Scope::HeadOffice => "head-office".into(),
+        Scope::Store(id) => format!("store:{id}"),
+        Scope::Unassigned => "unassigned".into(),
+    }
 }
 
 #[cfg(test)]

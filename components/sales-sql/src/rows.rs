@@ -1,10 +1,10 @@
 //! Query results as compact JSON, and database errors as messages an
-//! assistant can act on.
+//! assistant (or the user picking a prompt) can act on.
 
 use serde_json::{Map, Value, json};
 
 use crate::exports::zava::mcp::tool::ToolError;
-use crate::zava::mcp::types::{DbError, RowSet, SqlValue};
+use crate::zava::mcp::types::{DbError, RequestError, RowSet, SqlValue};
 
 /// One value as JSON. Exact decimals (`numeric`) stay strings so that no
 /// digit is lost; floats that JSON cannot hold (NaN, infinity) become text.
@@ -51,8 +51,18 @@ pub fn records(set: &RowSet) -> Vec<Map<String, Value>> {
         .collect()
 }
 
+/// A database error as a tool result the assistant can act on.
 pub fn db_error(error: DbError) -> ToolError {
-    ToolError::Failed(match error {
+    ToolError::Failed(db_message(error))
+}
+
+/// A database error as a failed prompt, resource or completion request.
+pub fn request_error(error: DbError) -> RequestError {
+    RequestError::Failed(db_message(error))
+}
+
+fn db_message(error: DbError) -> String {
+    match error {
         DbError::Rejected(message) => format!("The query was rejected: {message}"),
         DbError::Timeout => "The query ran longer than the server allows and was cancelled. \
              Narrow it (filter on order_date or store, aggregate before joining) and retry."
@@ -61,5 +71,5 @@ pub fn db_error(error: DbError) -> ToolError {
         DbError::Unavailable(message) => {
             format!("The database is unavailable right now: {message}")
         }
-    })
+    }
 }

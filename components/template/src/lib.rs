@@ -17,8 +17,8 @@ wit_bindgen::generate!({
 });
 
 use exports::zava::mcp::tool::{Guest, ToolDef, ToolError, ToolOutput};
-use zava::mcp::types::Content;
 use zava::mcp::caller::{self, Level, Scope};
+use zava::mcp::types::Content;
 
 const NAME: &str = "template_greet";
 
@@ -78,7 +78,9 @@ impl Guest for Component {
         caller::log(Level::Info, &format!("greeting {}", args.name));
         let greeting = format!("Hello, {}!", args.name);
         Ok(ToolOutput {
-            content: vec![Content::Text(format!("{greeting} You are calling as {scope}."))],
+            content: vec![Content::Text(format!(
+                "{greeting} You are calling as {scope}."
+            ))],
             structured: Some(json!({ "greeting": greeting, "scope": scope }).to_string()),
         })
     }

@@ -71,15 +71,16 @@ pub enum Notice {
 #[derive(Debug, Clone)]
 pub struct ClientChannel {
     pub sender: mpsc::Sender<Notice>,
-    /// Log lines below this level are not sent.
-    pub min_level: Severity,
+    /// Log lines below this level are not sent; none at all when `None`
+    /// (a 2026-07-28 request that asked for no log level).
+    pub min_level: Option<Severity>,
     /// Whether the client asked for progress (sent a progress token).
     pub progress: bool,
 }
 
 impl ClientChannel {
     /// A channel for one call and the receiver the handler forwards from.
-    pub fn open(min_level: Severity, progress: bool) -> (Self, mpsc::Receiver<Notice>) {
+    pub fn open(min_level: Option<Severity>, progress: bool) -> (Self, mpsc::Receiver<Notice>) {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         (
             Self {
@@ -150,7 +151,11 @@ impl HasData for ClientImport {
 impl client::Host for ClientCtx {
     async fn log(&mut self, level: LogLevel, logger: Option<String>, message: String) {
         let level = Severity::from(level);
-        if self.channel.as_ref().is_none_or(|c| level < c.min_level) {
+        if self
+            .channel
+            .as_ref()
+            .is_none_or(|c| c.min_level.is_none_or(|min| level < min))
+        {
             return;
         }
         self.send(Notice::Log {
@@ -184,7 +189,7 @@ mod tests {
     use super::*;
     use crate::bindings::zava::mcp::client::Host as _;
 
-    fn ctx(min_level: Severity, progress: bool) -> (ClientCtx, mpsc::Receiver<Notice>) {
+    fn ctx(min_level: Option<Severity>, progress: bool) -> (ClientCtx, mpsc::Receiver<Notice>) {
         let (channel, receiver) = ClientChannel::open(min_level, progress);
         (
             ClientCtx {
@@ -198,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn logs_below_the_clients_level_are_not_sent() {
-        let (mut ctx, mut rx) = ctx(Severity::Warning, false);
+        let (mut ctx, mut rx) = ctx(Some(Severity::Warning), false);
         ctx.log(LogLevel::Info, None, "quiet".into()).await;
         ctx.log(LogLevel::Error, Some("db".into()), "loud".into())
             .await;
@@ -215,13 +220,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn no_level_no_logs() {
+        let (mut ctx, mut rx) = ctx(None, false);
+        ctx.log(LogLevel::Emergency, None, "unasked".into()).await;
+        drop(ctx);
+        assert_eq!(rx.recv().await, None);
+    }
+
+    #[tokio::test]
     async fn progress_only_when_asked_and_finite() {
-        let (mut quiet, mut rx) = ctx(Severity::Info, false);
+        let (mut quiet, mut rx) = ctx(Some(Severity::Info), false);
         quiet.progress(1.0, None, None).await;
         drop(quiet);
         assert_eq!(rx.recv().await, None);
 
-        let (mut asked, mut rx) = ctx(Severity::Info, true);
+        let (mut asked, mut rx) = ctx(Some(Severity::Info), true);
         asked.progress(f64::NAN, None, None).await;
         asked.progress(50.0, Some(100.0), Some("half".into())).await;
         assert_eq!(asked.dropped, 1);
@@ -233,7 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_has_a_budget_of_notices() {
-        let (mut ctx, mut rx) = ctx(Severity::Debug, true);
+        let (mut ctx, mut rx) = ctx(Some(Severity::Debug), true);
         let drain = tokio::spawn(async move {
             let mut n = 0;
             while rx.recv().await.is_some() {

@@ -171,14 +171,18 @@ fn tool_content(blocks: Vec<Content>) -> Result<Vec<ContentBlock>, String> {
 
 impl ToolServer {
     /// The level a request's log lines go out at: the request's own
-    /// (2026-07-28 `_meta`), else its session's (`logging/setLevel`).
-    pub(super) fn log_level(&self, context: &RequestContext<RoleServer>) -> Severity {
-        context
-            .meta
-            .log_level()
-            .map(notices::severity)
-            .or_else(|| session_id(context).and_then(|s| self.sessions.log_level(s)))
-            .unwrap_or(notices::DEFAULT_LEVEL)
+    /// (2026-07-28 `_meta`), else its session's (`logging/setLevel`, info
+    /// until set); none for a stateless request that named none.
+    pub(super) fn log_level(&self, context: &RequestContext<RoleServer>) -> Option<Severity> {
+        if let Some(level) = context.meta.log_level() {
+            return Some(notices::severity(level));
+        }
+        let session = session_id(context)?;
+        Some(
+            self.sessions
+                .log_level(session)
+                .unwrap_or(notices::DEFAULT_LEVEL),
+        )
     }
 }
 

@@ -21,7 +21,9 @@ use tokio::task::JoinHandle;
 
 use crate::capabilities::client::{ClientChannel, Notice, Severity};
 
-/// The level log lines are sent at when the client did not say.
+/// The level a session's log lines are sent at until it says
+/// (`logging/setLevel`). A 2026-07-28 request that names no level gets no
+/// log lines at all: that revision says so.
 pub const DEFAULT_LEVEL: Severity = Severity::Info;
 /// How long an answer waits for its notifications to be handed to rmcp.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -61,7 +63,7 @@ pub struct Forwarder {
 /// progress if the request carries a token.
 pub fn open(
     context: &RequestContext<RoleServer>,
-    min_level: Severity,
+    min_level: Option<Severity>,
 ) -> (ClientChannel, Forwarder) {
     let token = context.meta.get_progress_token();
     let (channel, receiver) = ClientChannel::open(min_level, token.is_some());

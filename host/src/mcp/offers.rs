@@ -312,7 +312,9 @@ fn completions(values: Vec<String>) -> CompleteResult {
         .collect();
     let has_more = total > values.len();
     serde_json::from_value(json!({
-        "completion": { "values": values, "total": total, "hasMore": has_more }
+        "completion": { "values": values, "total": total, "hasMore": has_more },
+        // rmcp strips it for peers older than 2026-07-28.
+        "resultType": "complete"
     }))
     .expect("MCP completion JSON matches rmcp's type")
 }
@@ -345,6 +347,7 @@ fn prompt_result(result: PromptResult, budget: usize) -> Result<GetPromptResult,
         object.insert("description".into(), description.into());
     }
     object.insert("messages".into(), Value::Array(messages));
+    object.insert("resultType".into(), "complete".into());
     serde_json::from_value(Value::Object(object)).map_err(|e| e.to_string())
 }
 
@@ -366,7 +369,8 @@ fn read_result(
         .map(content::resource_json)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    serde_json::from_value(json!({ "contents": contents })).map_err(|e| e.to_string())
+    serde_json::from_value(json!({ "contents": contents, "resultType": "complete" }))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

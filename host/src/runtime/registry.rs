@@ -184,12 +184,27 @@ pub struct ListChanges {
 }
 
 impl ListChanges {
+    /// A list changed when what it says changed, or when a component
+    /// offering it was added, replaced or removed (a new version of a
+    /// tool may behave differently under the same declaration; clients
+    /// that cache a list should look again).
     pub fn between(before: &Catalog, after: &Catalog) -> Self {
+        let versions = |catalog: &Catalog, offers: fn(&LoadedComponent) -> bool| {
+            catalog
+                .components()
+                .filter(|c| offers(c))
+                .map(|c| (c.path.clone(), c.digest.clone()))
+                .collect::<Vec<_>>()
+        };
+        let changed = |offers: fn(&LoadedComponent) -> bool| {
+            versions(before, offers) != versions(after, offers)
+        };
         Self {
-            tools: before.tools != after.tools,
-            prompts: before.prompts != after.prompts,
+            tools: before.tools != after.tools || changed(|c| !c.tools.is_empty()),
+            prompts: before.prompts != after.prompts || changed(|c| !c.prompts.is_empty()),
             resources: before.resources != after.resources
-                || before.resource_templates != after.resource_templates,
+                || before.resource_templates != after.resource_templates
+                || changed(|c| !c.resources.is_empty() || !c.templates.is_empty()),
         }
     }
 

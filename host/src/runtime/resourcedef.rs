@@ -32,6 +32,8 @@ pub enum ResourceDefError {
     BadTemplate { template: String, reason: String },
     #[error("resource `{0}` has an empty name")]
     NoName(String),
+    #[error("resource `{uri}`: {reason}")]
+    BadMeta { uri: String, reason: String },
 }
 
 /// An RFC 6570 level-1 template: literal text and `{name}` variables, each
@@ -171,6 +173,13 @@ pub fn validate_resources(defs: Vec<ResourceDef>) -> Result<Vec<ResourceSpec>, R
         optional(&mut object, "title", def.title);
         optional(&mut object, "description", def.description);
         optional(&mut object, "mimeType", def.mime_type);
+        if let Some(text) = &def.meta {
+            let meta = super::content::meta(text).map_err(|e| ResourceDefError::BadMeta {
+                uri: def.uri.clone(),
+                reason: e.to_string(),
+            })?;
+            object.insert("_meta".into(), Value::Object(meta));
+        }
         let mcp = serde_json::from_value(Value::Object(object))
             .expect("MCP resource JSON matches rmcp's type");
         specs.push(ResourceSpec { uri: def.uri, mcp });

@@ -165,6 +165,17 @@ impl TestServer {
             .collect()
     }
 
+    pub fn prompt_names(&self) -> Vec<String> {
+        let server = self.server.as_ref().unwrap();
+        server
+            .registry
+            .snapshot()
+            .prompts()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
     pub async fn client(&self, user: &str) -> McpClient {
         McpClient::connect(&self.url, user).await
     }
@@ -176,25 +187,81 @@ impl TestServer {
     }
 }
 
-/// Client side of a session: counts `notifications/tools/list_changed`.
-#[derive(Clone)]
-pub struct Recorder {
-    list_changed: mpsc::UnboundedSender<()>,
+/// A notification a test client received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    ToolsChanged,
+    PromptsChanged,
+    ResourcesChanged,
+    ResourceUpdated(String),
+    /// A log line's data (and level).
+    Log(serde_json::Value, String),
+    /// A progress report: token, progress, total.
+    Progress(String, f64, Option<f64>),
 }
 
+/// Client side of a session: records the notifications it receives.
+#[derive(Clone)]
+pub struct Recorder {
+    heard: mpsc::UnboundedSender<Heard>,
+}
+
+#[allow(deprecated)] // rmcp marks MCP logging deprecated (SEP-2577)
 impl ClientHandler for Recorder {
     fn get_info(&self) -> ClientConfig {
         ClientConfig::default().with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        let _ = self.list_changed.send(());
+        let _ = self.heard.send(Heard::ToolsChanged);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.heard.send(Heard::PromptsChanged);
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.heard.send(Heard::ResourcesChanged);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.heard.send(Heard::ResourceUpdated(params.uri));
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let level = serde_json::to_value(params.level).unwrap();
+        let _ = self
+            .heard
+            .send(Heard::Log(params.data, level.as_str().unwrap_or("").into()));
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let token = serde_json::to_value(&params.progress_token).unwrap();
+        let _ = self.heard.send(Heard::Progress(
+            token
+                .as_str()
+                .map_or_else(|| token.to_string(), String::from),
+            params.progress,
+            params.total,
+        ));
     }
 }
 
 pub struct McpClient {
     pub service: RunningService<RoleClient, Recorder>,
-    list_changed: mpsc::UnboundedReceiver<()>,
+    heard: mpsc::UnboundedReceiver<Heard>,
 }
 
 impl McpClient {
@@ -221,15 +288,12 @@ impl McpClient {
             .collect();
         let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
         let transport = StreamableHttpClientTransport::from_config(config);
-        let (tx, list_changed) = mpsc::unbounded_channel();
-        let service = Recorder { list_changed: tx }
+        let (tx, heard) = mpsc::unbounded_channel();
+        let service = Recorder { heard: tx }
             .serve(transport)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Self {
-            service,
-            list_changed,
-        })
+        Ok(Self { service, heard })
     }
 
     pub async fn tool_names(&self) -> Vec<String> {
@@ -251,15 +315,40 @@ impl McpClient {
 
     /// Waits for the next `tools/list_changed` (generous bound: CI is slow).
     pub async fn next_list_changed(&mut self) {
-        tokio::time::timeout(Duration::from_secs(30), self.list_changed.recv())
+        self.next_heard(
+            |h| *h == Heard::ToolsChanged,
+            "a tools/list_changed notification",
+        )
+        .await;
+    }
+
+    /// Waits for the next notification `wanted` accepts, skipping others.
+    pub async fn next_heard(&mut self, wanted: impl Fn(&Heard) -> bool, what: &str) -> Heard {
+        let wait = async {
+            loop {
+                let heard = self.heard.recv().await.expect("client still running");
+                if wanted(&heard) {
+                    return heard;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), wait)
             .await
-            .expect("a tools/list_changed notification arrives")
-            .expect("client still running");
+            .unwrap_or_else(|_| panic!("{what} arrives"))
+    }
+
+    /// Every notification received so far.
+    pub fn heard_so_far(&mut self) -> Vec<Heard> {
+        let mut heard = Vec::new();
+        while let Ok(h) = self.heard.try_recv() {
+            heard.push(h);
+        }
+        heard
     }
 
     /// Drops notifications received so far.
     pub fn drain_list_changed(&mut self) {
-        while self.list_changed.try_recv().is_ok() {}
+        self.heard_so_far();
     }
 }
 

@@ -1,0 +1,309 @@
+//! What WIT 0.2 components offer besides tools, through a real MCP client
+//! (rmcp's, 2025-11-25 sessions): prompts, resources, templates and
+//! completions run as the caller; rich content; log and progress
+//! notifications that reach only the calling session; hot swaps of every
+//! list announced; clashes refused; 0.1 components beside 0.2 ones.
+
+mod support;
+
+use std::time::Duration;
+
+use rmcp::model::{
+    ArgumentInfo, CallToolRequestParams, CompleteRequestParams, GetPromptRequestParams,
+    ProgressToken, ReadResourceRequestParams, Reference, RequestMetaObject, ResourceContents,
+    SubscribeRequestParams,
+};
+use serde_json::{Value, json};
+use support::*;
+
+fn json_of<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+async fn get_prompt(client: &McpClient, name: &str, arguments: Value) -> Result<Value, String> {
+    let mut request = GetPromptRequestParams::new(name);
+    request.arguments = arguments.as_object().cloned();
+    client
+        .service
+        .get_prompt(request)
+        .await
+        .map(|r| json_of(&r))
+        .map_err(|e| e.to_string())
+}
+
+async fn read(client: &McpClient, uri: &str) -> Result<Vec<ResourceContents>, String> {
+    client
+        .service
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .map(|r| r.contents)
+        .map_err(|e| e.to_string())
+}
+
+#[allow(deprecated)] // rmcp marks MCP logging deprecated (SEP-2577)
+async fn set_level(client: &McpClient, level: &str) {
+    let level: rmcp::model::LoggingLevel = serde_json::from_value(json!(level)).unwrap();
+    client
+        .service
+        .set_level(rmcp::model::SetLevelRequestParams::new(level))
+        .await
+        .expect("logging/setLevel");
+}
+
+#[tokio::test]
+async fn components_of_both_contract_versions_serve_side_by_side() {
+    // 0.1: get_current_utc_date, probe; 0.2: conformance (all three
+    // exports), prompts_only (prompts alone).
+    let server = TestServer::start(&[
+        "get_current_utc_date",
+        "probe_v1",
+        "conformance",
+        "prompts_only",
+    ])
+    .await;
+    let client = server.client(SEATTLE).await;
+    let tools = client.tool_names().await;
+    for name in [
+        "get_current_utc_date",
+        "swap_probe",
+        "test_simple_text",
+        "test_image_content",
+    ] {
+        assert!(tools.contains(&name.to_string()), "{name} in {tools:?}");
+    }
+    assert!(!is_error(
+        &client.call("get_current_utc_date", json!({})).await
+    ));
+    assert_eq!(text_of(&client.call("swap_probe", json!({})).await), "v1");
+
+    // Rich content from a 0.2 tool: an image block with base64 data.
+    let image = client.call("test_image_content", json!({})).await;
+    let block = json_of(&image.content[0]);
+    assert_eq!(block["type"], "image", "{block}");
+    assert_eq!(block["mimeType"], "image/png");
+    assert!(!block["data"].as_str().unwrap().is_empty());
+
+    // Prompts from both 0.2 components, run as the caller.
+    let prompts: Vec<String> = client
+        .service
+        .list_all_prompts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(prompts.contains(&"swap_prompt".to_string()), "{prompts:?}");
+    assert!(prompts.contains(&"test_simple_prompt".to_string()));
+    let prompt = get_prompt(&client, "swap_prompt", json!({"topic": "paint"}))
+        .await
+        .unwrap();
+    // (No database here: the caller maps to no store, and says so.)
+    assert_eq!(
+        prompt["messages"][0]["content"]["text"],
+        "As nobody, tell me about paint."
+    );
+    // The host checks arguments against the declaration first.
+    let missing = get_prompt(&client, "swap_prompt", json!({}))
+        .await
+        .unwrap_err();
+    assert!(missing.contains("`topic`"), "{missing}");
+    let unknown = get_prompt(&client, "no_such_prompt", json!({}))
+        .await
+        .unwrap_err();
+    assert!(unknown.contains("unknown prompt"), "{unknown}");
+
+    // Resources and templates.
+    let text = read(&client, "test://static-text").await.unwrap();
+    assert!(
+        json_of(&text[0])["text"]
+            .as_str()
+            .unwrap()
+            .contains("static text")
+    );
+    let templated = read(&client, "test://template/4711/data").await.unwrap();
+    assert!(
+        json_of(&templated[0])["text"]
+            .as_str()
+            .unwrap()
+            .contains("4711")
+    );
+    let missing = read(&client, "test://nothing-here").await.unwrap_err();
+    assert!(missing.contains("no resource"), "{missing}");
+
+    // Completions: from the prompt's component, filtered by what was typed.
+    let completion = client
+        .service
+        .complete(CompleteRequestParams::new(
+            Reference::for_prompt("swap_prompt"),
+            ArgumentInfo::new("topic", "p"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        completion.completion.values,
+        ["paint", "power tools", "plumbing"]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_prompt_only_component_is_announced_when_it_comes_and_goes() {
+    let server = TestServer::start(&["get_current_utc_date"]).await;
+    let mut client = server.client(HEAD_OFFICE).await;
+    server.install("prompts_only", "prompts.wasm");
+    client
+        .next_heard(|h| *h == Heard::PromptsChanged, "prompts/list_changed")
+        .await;
+    let prompts = client.service.list_all_prompts().await.unwrap();
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(prompts[0].name, "swap_prompt");
+    // Only the list that changed is announced.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!client.heard_so_far().contains(&Heard::ToolsChanged));
+
+    server.remove("prompts.wasm");
+    client
+        .next_heard(|h| *h == Heard::PromptsChanged, "prompts/list_changed")
+        .await;
+    assert!(client.service.list_all_prompts().await.unwrap().is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn log_and_progress_notifications_reach_only_the_calling_session() {
+    let server = TestServer::start(&["conformance"]).await;
+    let mut caller = server.client(HEAD_OFFICE).await;
+    let mut same_principal = server.client(HEAD_OFFICE).await;
+    let mut other = server.client(SEATTLE).await;
+    set_level(&caller, "debug").await;
+
+    let logged = caller.call("test_tool_with_logging", json!({})).await;
+    assert!(!is_error(&logged));
+    let mut request = CallToolRequestParams::new("test_tool_with_progress");
+    let mut meta = RequestMetaObject::default();
+    meta.set_progress_token(ProgressToken(rmcp::model::NumberOrString::String(
+        "p-1".into(),
+    )));
+    // rmcp's client replaces the token with one of its own; either way the
+    // progress must carry the one the request arrived with.
+    request.meta = Some(meta);
+    let progressed = caller.service.call_tool(request).await.unwrap();
+    assert!(!is_error(&progressed));
+
+    let mut logs = Vec::new();
+    for _ in 0..3 {
+        logs.push(
+            caller
+                .next_heard(|h| matches!(h, Heard::Log(..)), "a notifications/message")
+                .await,
+        );
+    }
+    assert_eq!(
+        logs[0],
+        Heard::Log(json!("Tool execution started"), "info".into())
+    );
+    let mut progress = Vec::new();
+    let mut tokens = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        match caller
+            .next_heard(
+                |h| matches!(h, Heard::Progress(..)),
+                "a notifications/progress",
+            )
+            .await
+        {
+            Heard::Progress(token, value, total) => {
+                assert_eq!(total, Some(100.0));
+                tokens.insert(token);
+                progress.push(value);
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(progress, [0.0, 50.0, 100.0]);
+    assert_eq!(tokens.len(), 1, "one call, one token: {tokens:?}");
+
+    // A session that asked for errors only hears none of the info lines.
+    set_level(&same_principal, "error").await;
+    assert!(!is_error(
+        &same_principal
+            .call("test_tool_with_logging", json!({}))
+            .await
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let quiet = |heard: Vec<Heard>| {
+        !heard
+            .iter()
+            .any(|h| matches!(h, Heard::Log(..) | Heard::Progress(..)))
+    };
+    assert!(quiet(same_principal.heard_so_far()));
+    assert!(quiet(other.heard_so_far()));
+    server.stop().await;
+}
+
+#[tokio::test]
+#[allow(deprecated)] // `subscribe`: rmcp calls it legacy; 2025-11-25 sessions use it
+async fn a_subscribed_resource_is_announced_when_its_component_goes() {
+    let server = TestServer::start(&["conformance"]).await;
+    let mut client = server.client(HEAD_OFFICE).await;
+    client
+        .service
+        .subscribe(SubscribeRequestParams::new("test://watched-resource"))
+        .await
+        .unwrap();
+    let unknown = client
+        .service
+        .subscribe(SubscribeRequestParams::new("test://not-served"))
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("no such resource"),
+        "{unknown}"
+    );
+    server.remove("conformance.wasm");
+    // The list changes first, then each followed resource is updated.
+    client
+        .next_heard(|h| *h == Heard::ResourcesChanged, "resources/list_changed")
+        .await;
+    let heard = client
+        .next_heard(
+            |h| matches!(h, Heard::ResourceUpdated(_)),
+            "resources/updated",
+        )
+        .await;
+    assert_eq!(
+        heard,
+        Heard::ResourceUpdated("test://watched-resource".into())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn prompt_names_and_resource_uris_are_unique_across_components() {
+    let server = TestServer::start(&["prompts_only"]).await;
+    server.install("prompts_only", "again.wasm");
+    server.install("conformance", "conformance.wasm");
+    server.install("conformance", "conformance_copy.wasm");
+    let client = server.client(HEAD_OFFICE).await;
+    wait_until(Duration::from_secs(30), || {
+        server
+            .tool_names()
+            .contains(&"test_simple_text".to_string())
+    })
+    .await
+    .expect("the conformance fixture loads");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let prompts = server.prompt_names();
+    assert_eq!(
+        prompts.iter().filter(|p| *p == "swap_prompt").count(),
+        1,
+        "{prompts:?}"
+    );
+    let resources = client.service.list_all_resources().await.unwrap();
+    let watched = resources
+        .iter()
+        .filter(|r| r.uri == "test://watched-resource")
+        .count();
+    assert_eq!(watched, 1);
+    server.stop().await;
+}

@@ -307,3 +307,80 @@ async fn prompt_names_and_resource_uris_are_unique_across_components() {
     assert_eq!(watched, 1);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn prompts_resources_and_completions_are_limited_metered_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_flag = audit.display().to_string();
+    let server = TestServer::start_with(
+        &["conformance", "prompts_only"],
+        &["--audit-log", &audit_flag, "--identity-rate", "3/1h"],
+    )
+    .await;
+    let client = server.client(HEAD_OFFICE).await;
+    get_prompt(&client, "swap_prompt", json!({"topic": "paint"})).await.unwrap();
+    read(&client, "test://template/9/data").await.unwrap();
+    client
+        .service
+        .complete(CompleteRequestParams::new(
+            Reference::for_resource("test://template/{id}/data"),
+            ArgumentInfo::new("id", "1"),
+        ))
+        .await
+        .unwrap();
+    // The caller's rate covers these requests like tool calls.
+    let refused = get_prompt(&client, "swap_prompt", json!({"topic": "x"})).await.unwrap_err();
+    assert!(refused.contains("rate") || refused.contains("limit"), "{refused}");
+
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        r#"mcp_component_requests_total{method="prompts/get",name="swap_prompt",outcome="ok"} 1"#,
+        r#"mcp_component_requests_total{method="resources/read",name="test://template/{id}/data",outcome="ok"} 1"#,
+        r#"mcp_component_requests_total{method="completion/complete",name="test://template/{id}/data",outcome="ok"} 1"#,
+        r#"mcp_component_requests_total{method="prompts/get",name="swap_prompt",outcome="rate_limited"} 1"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+
+    let mut lines: Vec<Value> = Vec::new();
+    for _ in 0..100 {
+        lines = std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen: Vec<(String, String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap().to_string(),
+                l["tool"].as_str().unwrap().to_string(),
+                l["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = |m: &str, t: &str, o: &str| (m.to_string(), t.to_string(), o.to_string());
+    assert_eq!(
+        seen,
+        [
+            expected("prompts/get", "swap_prompt", "ok"),
+            expected("resources/read", "test://template/9/data", "ok"),
+            expected("completion/complete", "test://template/{id}/data", "ok"),
+            expected("prompts/get", "swap_prompt", "rate_limited"),
+        ]
+    );
+    assert!(lines.iter().all(|l| l["event"] == "component_request"));
+    assert!(lines[0]["component"].as_str().unwrap().ends_with("prompts_only.wasm"));
+    server.stop().await;
+}

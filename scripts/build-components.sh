@@ -49,4 +49,18 @@ build -p fixture-probe --features v2
 install_if_changed "$out/fixture_probe.wasm" "$fixtures/probe_v2.wasm"
 # Leave the default (v1) build in place so the next run has nothing to redo.
 build -p fixture-probe
+
+# Components in other languages: a folder with a `build.sh` (Python with
+# componentize-py, JavaScript with componentize-js) builds itself into the
+# path it is given; it skips the work when its inputs are unchanged.
+others="$CARGO_TARGET_DIR/other-languages"
+mkdir -p "$others"
+for script in components/*/build.sh host/tests/fixtures/*/build.sh; do
+  [ -f "$script" ] || continue
+  name=$(basename "$(dirname "$script")" | tr - _)
+  bash "$script" "$others/$name.wasm"
+  # Test fixtures stay out of the served folder.
+  case $script in components/*) install_if_changed "$others/$name.wasm" "$dist/$name.wasm" ;; esac
+  install_if_changed "$others/$name.wasm" "$fixtures/$name.wasm"
+done
 echo "components: $(ls "$dist" | tr '\n' ' ')"

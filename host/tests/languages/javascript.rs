@@ -1,0 +1,1 @@
+//! JavaScript components (see main.rs).

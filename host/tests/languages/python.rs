@@ -1,0 +1,1 @@
+//! Python components (see main.rs).

@@ -319,7 +319,9 @@ async fn prompts_resources_and_completions_are_limited_metered_and_audited() {
     )
     .await;
     let client = server.client(HEAD_OFFICE).await;
-    get_prompt(&client, "swap_prompt", json!({"topic": "paint"})).await.unwrap();
+    get_prompt(&client, "swap_prompt", json!({"topic": "paint"}))
+        .await
+        .unwrap();
     read(&client, "test://template/9/data").await.unwrap();
     client
         .service
@@ -330,8 +332,13 @@ async fn prompts_resources_and_completions_are_limited_metered_and_audited() {
         .await
         .unwrap();
     // The caller's rate covers these requests like tool calls.
-    let refused = get_prompt(&client, "swap_prompt", json!({"topic": "x"})).await.unwrap_err();
-    assert!(refused.contains("rate") || refused.contains("limit"), "{refused}");
+    let refused = get_prompt(&client, "swap_prompt", json!({"topic": "x"}))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("rate") || refused.contains("limit"),
+        "{refused}"
+    );
 
     let text = reqwest::get(format!("{}/metrics", server.base))
         .await
@@ -381,6 +388,86 @@ async fn prompts_resources_and_completions_are_limited_metered_and_audited() {
         ]
     );
     assert!(lines.iter().all(|l| l["event"] == "component_request"));
-    assert!(lines[0]["component"].as_str().unwrap().ends_with("prompts_only.wasm"));
+    assert!(
+        lines[0]["component"]
+            .as_str()
+            .unwrap()
+            .ends_with("prompts_only.wasm")
+    );
+    server.stop().await;
+}
+
+/// Raw JSON-RPC over HTTP, as an attacker sends it.
+async fn raw(url: &str, headers: &[(&str, &str)], body: Value) -> (u16, String) {
+    mcp_host::embeddings::remote::tls_init();
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("x-rls-user-id", HEAD_OFFICE)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.body(body.to_string()).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn invented_session_ids_and_oversized_uris_buy_nothing() {
+    let server = TestServer::start(&["conformance"]).await;
+    let meta = |revision: &str| {
+        json!({
+            "io.modelcontextprotocol/protocolVersion": revision,
+            "io.modelcontextprotocol/clientCapabilities": {}
+        })
+    };
+    // A handshake-era revision in `_meta` beside an invented session id: rmcp
+    // would serve it statelessly, outside the session it names. Refused.
+    let (status, body) = raw(
+        &server.url,
+        &[
+            ("mcp-session-id", "invented-1"),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        json!({"jsonrpc":"2.0","id":1,"method":"resources/subscribe",
+               "params":{"uri":"test://watched-resource","_meta": meta("2025-11-25")}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("-32022"), "{body}");
+    // A 2026-07-28 request with an invented session id is stateless:
+    // nothing is remembered for that id (there is no session to hold it).
+    for (method, params) in [
+        ("logging/setLevel", json!({"level": "debug"})),
+        (
+            "resources/subscribe",
+            json!({"uri": "test://watched-resource"}),
+        ),
+    ] {
+        let mut params = params;
+        params["_meta"] = meta("2026-07-28");
+        let (status, body) = raw(
+            &server.url,
+            &[
+                ("mcp-session-id", "invented-2"),
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", method),
+            ],
+            json!({"jsonrpc":"2.0","id":2,"method":method,"params":params}),
+        )
+        .await;
+        assert!(body.contains("\"error\""), "{method}: {status} {body}");
+    }
+    // In a real session: a URI past the cap is refused before any lookup,
+    // and the error does not echo it whole.
+    let client = server.client(HEAD_OFFICE).await;
+    let huge = format!("test://template/{}/data", "9".repeat(100_000));
+    let refused = read(&client, &huge).await.unwrap_err();
+    assert!(
+        refused.contains("at most 2048 bytes"),
+        "{}",
+        &refused[..200.min(refused.len())]
+    );
+    assert!(refused.len() < 1000, "{} bytes", refused.len());
     server.stop().await;
 }

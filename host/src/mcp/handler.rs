@@ -143,8 +143,8 @@ fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
-/// The session a handshake-era request belongs to.
-fn session_id(ctx: &RequestContext<RoleServer>) -> Option<&str> {
+/// The `Mcp-Session-Id` a request names, whatever rmcp made of it.
+fn session_header(ctx: &RequestContext<RoleServer>) -> Option<&str> {
     ctx.extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.headers.get(HEADER_SESSION_ID))
@@ -170,6 +170,22 @@ fn tool_content(blocks: Vec<Content>) -> Result<Vec<ContentBlock>, String> {
 }
 
 impl ToolServer {
+    /// The session a request is served in: the one its header names, if
+    /// rmcp serves it in a session (a request carrying its own protocol
+    /// version is stateless, whatever header it sends) and the caller owns
+    /// it. Per-session state is kept only for such sessions: an invented
+    /// id must not make the server remember anything.
+    fn session_of<'a>(
+        &self,
+        context: &'a RequestContext<RoleServer>,
+        caller: &Identity,
+    ) -> Option<&'a str> {
+        if context.meta.protocol_version().is_some() {
+            return None;
+        }
+        session_header(context).filter(|s| self.sessions.owns(s, &caller.principal))
+    }
+
     /// The level a request's log lines go out at: the request's own
     /// (2026-07-28 `_meta`), else its session's (`logging/setLevel`, info
     /// until set); none for a stateless request that named none.
@@ -177,7 +193,8 @@ impl ToolServer {
         if let Some(level) = context.meta.log_level() {
             return Some(notices::severity(level));
         }
-        let session = session_id(context)?;
+        let caller = identity(context).ok()?;
+        let session = self.session_of(context, &caller)?;
         Some(
             self.sessions
                 .log_level(session)
@@ -240,7 +257,9 @@ impl ServerHandler for ToolServer {
             .resource_subscriptions
             .iter()
             .flatten()
-            .filter(|uri| catalog.resource_owner(uri).is_some())
+            .filter(|uri| {
+                uri.len() <= content::MAX_URI_BYTES && catalog.resource_owner(uri).is_some()
+            })
             .take(MAX_SUBSCRIPTIONS)
             .cloned();
         Some(
@@ -307,10 +326,15 @@ impl ServerHandler for ToolServer {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        if let Some(session) = session_id(&context) {
-            self.sessions
-                .set_log_level(session, notices::severity(request.level));
-        }
+        let caller = identity(&context)?;
+        let Some(session) = self.session_of(&context, &caller) else {
+            return Err(ErrorData::invalid_request(
+                "logging/setLevel needs a session; 2026-07-28 requests name their level in _meta",
+                None,
+            ));
+        };
+        self.sessions
+            .set_log_level(session, notices::severity(request.level));
         Ok(())
     }
 
@@ -377,18 +401,20 @@ impl ServerHandler for ToolServer {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        if self
-            .registry
-            .snapshot()
-            .resource_owner(&request.uri)
-            .is_none()
+        let caller = identity(&context)?;
+        if request.uri.len() > content::MAX_URI_BYTES
+            || self
+                .registry
+                .snapshot()
+                .resource_owner(&request.uri)
+                .is_none()
         {
             return Err(ErrorData::resource_not_found(
                 "no such resource; call resources/list and resources/templates/list",
                 Some(serde_json::json!({ "uri": content::printable(&request.uri, 256) })),
             ));
         }
-        let Some(session) = session_id(&context) else {
+        let Some(session) = self.session_of(&context, &caller) else {
             return Err(ErrorData::invalid_request(
                 "resources/subscribe needs a session; use subscriptions/listen (2026-07-28)",
                 None,
@@ -404,7 +430,8 @@ impl ServerHandler for ToolServer {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        if let Some(session) = session_id(&context) {
+        let caller = identity(&context)?;
+        if let Some(session) = self.session_of(&context, &caller) {
             self.sessions.unsubscribe(session, &request.uri);
         }
         Ok(())
@@ -504,7 +531,10 @@ impl ServerHandler for ToolServer {
             )
             .await;
             return Err(ErrorData::invalid_params(
-                format!("unknown tool `{tool}`; call tools/list for the tools available"),
+                format!(
+                    "unknown tool `{}`; call tools/list for the tools available",
+                    content::printable(&tool, 128)
+                ),
                 None,
             ));
         };

@@ -57,10 +57,10 @@ const STANDARD_METHODS: &[&str] = &[
 /// Checks what the headers say against the body, whatever the protocol
 /// revision (rmcp checks them only for 2026-07-28): a proxy or gateway that
 /// routes or authorises on `Mcp-Method` / `Mcp-Name` must see what runs. And
-/// a request that carries a handshake-era revision in its `_meta` outside a
-/// session is refused: that revision exists only inside a session.
+/// a request that carries a handshake-era revision in its `_meta` is refused,
+/// session header or not: that revision exists only inside a session, and
+/// rmcp would serve the request statelessly.
 fn check_headers(headers: &http::HeaderMap, message: &Value) -> Result<(), Rejection> {
-    let in_session = headers.contains_key("mcp-session-id");
     let Value::Object(message) = message else {
         return Ok(());
     };
@@ -101,8 +101,10 @@ fn check_headers(headers: &http::HeaderMap, message: &Value) -> Result<(), Rejec
     let revision = params
         .and_then(|p| p.pointer("/_meta/io.modelcontextprotocol~1protocolVersion"))
         .and_then(Value::as_str);
-    if !in_session
-        && let Some(revision) = revision
+    // With or without a session header: rmcp serves any request that
+    // carries its own revision statelessly, so a handshake-era revision
+    // there would be served outside the session it names.
+    if let Some(revision) = revision
         && revision < STATELESS_REVISION
         && method != Some("initialize")
     {

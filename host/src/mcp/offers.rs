@@ -104,7 +104,8 @@ impl ToolServer {
         result.map_err(|error| match error {
             CallError::InvalidArguments(message) => ErrorData::invalid_params(message, None),
             CallError::NotFound(message) if served.method == "resources/read" => {
-                ErrorData::resource_not_found(message, Some(json!({ "uri": served.asked })))
+                let uri = content::printable(served.asked, MAX_ECHO);
+                ErrorData::resource_not_found(message, Some(json!({ "uri": uri })))
             }
             CallError::NotFound(message) => ErrorData::invalid_params(message, None),
             CallError::Busy => ErrorData::new(RATE_LIMITED, error.to_string(), None),
@@ -167,6 +168,16 @@ impl ToolServer {
     ) -> Result<ReadResourceResult, ErrorData> {
         let catalog = self.registry.snapshot();
         let uri = request.uri;
+        if uri.len() > content::MAX_URI_BYTES {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "a resource URI is at most {} bytes; this one is {}",
+                    content::MAX_URI_BYTES,
+                    uri.len()
+                ),
+                None,
+            ));
+        }
         let Some((component, template)) = catalog.resource_owner(&uri) else {
             return Err(ErrorData::resource_not_found(
                 format!(
@@ -188,7 +199,7 @@ impl ToolServer {
         else {
             unreachable!("resources/read answers with contents")
         };
-        read_result(contents, self.max_output_bytes)
+        read_result(&component, &uri, contents, self.max_output_bytes)
             .map_err(|why| self.bad_answer("resources/read", &name, why))
     }
 
@@ -324,7 +335,8 @@ fn prompt_result(result: PromptResult, budget: usize) -> Result<GetPromptResult,
         .messages
         .iter()
         .map(|m| content::wire_size(&m.content))
-        .sum();
+        .sum::<usize>()
+        + result.description.as_ref().map_or(0, String::len);
     if size > budget {
         return Err(format!(
             "the prompt is {size} bytes, more than this server's limit of {budget}"
@@ -351,12 +363,31 @@ fn prompt_result(result: PromptResult, budget: usize) -> Result<GetPromptResult,
     serde_json::from_value(Value::Object(object)).map_err(|e| e.to_string())
 }
 
+/// The contents of a read, checked: within the budget, and each naming the
+/// URI asked for or one its component serves (a component cannot answer in
+/// another's name).
 fn read_result(
+    component: &LoadedComponent,
+    asked: &str,
     contents: Vec<crate::bindings::zava::mcp::types::ResourceContents>,
     budget: usize,
 ) -> Result<ReadResourceResult, String> {
     if contents.is_empty() {
         return Err("it returned no contents".into());
+    }
+    let serves = |uri: &str| {
+        uri == asked
+            || component.resources.iter().any(|r| r.uri == uri)
+            || component
+                .templates
+                .iter()
+                .any(|t| t.template.matches(uri).is_some())
+    };
+    if let Some(stray) = contents.iter().find(|c| !serves(&c.uri)) {
+        return Err(format!(
+            "its contents name {}, a URI it does not serve",
+            content::printable(&stray.uri, MAX_ECHO)
+        ));
     }
     let size: usize = contents.iter().map(content::contents_wire_size).sum();
     if size > budget {

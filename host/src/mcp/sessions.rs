@@ -347,6 +347,14 @@ impl Sessions {
         self.lock().peers.insert(session.into(), peer);
     }
 
+    /// Whether `session` is open on this replica and `principal`'s.
+    pub fn owns(&self, session: &str, principal: &str) -> bool {
+        self.lock()
+            .owners
+            .get(session)
+            .is_some_and(|owner| *owner.principal == *principal)
+    }
+
     /// The level `session` asked its log messages at (`logging/setLevel`).
     pub fn log_level(&self, session: &str) -> Option<Severity> {
         self.lock().asked.get(session).and_then(|a| a.log_level)

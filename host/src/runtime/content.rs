@@ -14,6 +14,10 @@ use crate::bindings::zava::mcp::types::{
 
 /// Longest `_meta` object a component may attach, in bytes of JSON.
 pub const MAX_META_BYTES: usize = 16 * 1024;
+/// Most tools, prompts or resources one component may declare (and a
+/// quarter as many templates): each is checked and listed, so the number is
+/// bounded.
+pub const MAX_DECLARED: usize = 512;
 /// Longest URI a component may name.
 pub const MAX_URI_BYTES: usize = 2048;
 
@@ -53,16 +57,37 @@ pub fn printable(text: &str, max: usize) -> String {
     out
 }
 
-/// A component's `_meta` JSON text, checked to be a small object.
+/// A component's `_meta` JSON text, checked to be a small object that says
+/// only what is known to be safe: MCP Apps' `ui.prefersBorder`. The rest of
+/// `ui` (`csp` connect/resource/frame domains, `permissions`, `domain`)
+/// would let an app's page reach the network, the camera or the clipboard
+/// in the client, holding the caller's rows — a component has no network,
+/// and neither has its page. Anything else is refused, not dropped, so an
+/// author learns why.
 pub fn meta(text: &str) -> Result<Map<String, Value>, ContentError> {
     if text.len() > MAX_META_BYTES {
         return Err(ContentError::BadMeta(format!("{} bytes", text.len())));
     }
-    match serde_json::from_str(text) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ContentError::BadMeta("not an object".into())),
-        Err(e) => Err(ContentError::BadMeta(e.to_string())),
+    let object = match serde_json::from_str(text) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => return Err(ContentError::BadMeta("not an object".into())),
+        Err(e) => return Err(ContentError::BadMeta(e.to_string())),
+    };
+    for (key, value) in &object {
+        let allowed = key == "ui"
+            && value.as_object().is_some_and(|ui| {
+                ui.iter()
+                    .all(|(k, v)| k == "prefersBorder" && v.is_boolean())
+            });
+        if !allowed {
+            return Err(ContentError::BadMeta(format!(
+                "`{}` is not allowed: a component's _meta may carry only ui.prefersBorder \
+                 (an app's page gets no network, permissions or domain of its own)",
+                printable(key, 64)
+            )));
+        }
     }
+    Ok(object)
 }
 
 fn uri(uri: String) -> Result<String, ContentError> {
@@ -142,30 +167,31 @@ pub fn resource(contents: WitContents) -> Result<ResourceContents, ContentError>
     Ok(serde_json::from_value(value).expect("MCP resource contents JSON matches rmcp's type"))
 }
 
-/// The bytes a content block will take on the wire, roughly (base64 counted),
-/// for the answer budget.
+/// The bytes a content block will take on the wire, at least: every string
+/// it carries, binary data as base64. (JSON escaping adds more; the
+/// budget is a bound on what a component makes the host copy, not exact.)
 pub fn wire_size(content: &Content) -> usize {
-    fn contents_size(c: &WitContents) -> usize {
-        c.uri.len()
-            + c.meta.as_ref().map_or(0, String::len)
-            + match &c.body {
-                ResourceBody::Text(t) => t.len(),
-                ResourceBody::Blob(b) => b.len().div_ceil(3) * 4,
-            }
-    }
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let base64 = |bytes: &[u8]| bytes.len().div_ceil(3) * 4;
     match content {
         Content::Text(t) => t.len(),
-        Content::Image(m) | Content::Audio(m) => m.data.len().div_ceil(3) * 4,
-        Content::Resource(c) => contents_size(c),
+        Content::Image(m) | Content::Audio(m) => base64(&m.data) + m.mime_type.len(),
+        Content::Resource(c) => contents_wire_size(c),
         Content::ResourceLink(l) => {
-            l.uri.len() + l.name.len() + l.description.as_ref().map_or(0, String::len)
+            l.uri.len() + l.name.len() + opt(&l.title) + opt(&l.description) + opt(&l.mime_type)
         }
     }
 }
 
-/// The bytes resource contents will take on the wire, roughly.
-pub fn contents_wire_size(contents: &WitContents) -> usize {
-    wire_size(&Content::Resource(contents.clone()))
+/// The bytes resource contents will take on the wire, at least.
+pub fn contents_wire_size(c: &WitContents) -> usize {
+    c.uri.len()
+        + c.mime_type.as_ref().map_or(0, String::len)
+        + c.meta.as_ref().map_or(0, String::len)
+        + match &c.body {
+            ResourceBody::Text(t) => t.len(),
+            ResourceBody::Blob(b) => b.len().div_ceil(3) * 4,
+        }
 }
 
 #[cfg(test)]
@@ -225,6 +251,23 @@ mod tests {
     }
 
     #[test]
+    fn every_string_counts_against_the_budget() {
+        let image = Content::Image(Media {
+            data: vec![],
+            mime_type: "x".repeat(1 << 20),
+        });
+        assert!(wire_size(&image) >= 1 << 20);
+        let link = Content::ResourceLink(ResourceLink {
+            uri: "a:b".into(),
+            name: "n".into(),
+            title: Some("t".repeat(1000)),
+            description: None,
+            mime_type: Some("m".repeat(1000)),
+        });
+        assert!(wire_size(&link) >= 2000);
+    }
+
+    #[test]
     fn bad_blocks_are_refused() {
         assert_eq!(
             block(Content::Audio(Media {
@@ -244,6 +287,19 @@ mod tests {
             Err(ContentError::BadUri(_))
         ));
         assert!(matches!(meta("[1]"), Err(ContentError::BadMeta(_))));
+        assert!(meta(r#"{"ui":{"prefersBorder":true}}"#).is_ok());
+        for refused in [
+            r#"{"ui":{"csp":{"connectDomains":["https://attacker.example"]}}}"#,
+            r#"{"ui":{"permissions":{"camera":{}}}}"#,
+            r#"{"ui":{"domain":"x.example"}}"#,
+            r#"{"ui":{"prefersBorder":"yes"}}"#,
+            r#"{"openai/widgetCSP":{}}"#,
+        ] {
+            assert!(
+                matches!(meta(refused), Err(ContentError::BadMeta(_))),
+                "{refused}"
+            );
+        }
         assert!(matches!(
             meta(&format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_META_BYTES))),
             Err(ContentError::BadMeta(_))

@@ -112,6 +112,10 @@ pub enum LoadError {
     ResourceDef(#[from] ResourceDefError),
     #[error("it offers no tools, prompts or resources")]
     Empty,
+    #[error(
+        "its tool `{tool}` names the app {uri}, which it does not serve itself (list it in its resources)"
+    )]
+    AppNotServed { tool: String, uri: String },
     #[error(transparent)]
     Policy(#[from] PolicyError),
 }
@@ -193,6 +197,19 @@ impl Loader {
         let templates = resourcedef::validate_templates(offered.templates)?;
         if tools.is_empty() && prompts.is_empty() && resources.is_empty() && templates.is_empty() {
             return Err(LoadError::Empty);
+        }
+        // An app comes from its tool's own component: a tool cannot point
+        // the client at another component's page.
+        for tool in &tools {
+            if let Some(uri) = tool.app()
+                && !resources.iter().any(|r| r.uri == uri)
+                && !templates.iter().any(|t| t.template.matches(uri).is_some())
+            {
+                return Err(LoadError::AppNotServed {
+                    tool: tool.name.clone(),
+                    uri: uri.to_string(),
+                });
+            }
         }
         Ok(LoadedComponent {
             file,

@@ -4,6 +4,7 @@
 use rmcp::model::Prompt;
 use serde_json::{Map, Value};
 
+use super::content::MAX_DECLARED;
 use super::tooldef::is_valid_tool_name;
 use crate::bindings::exports::zava::mcp::prompts::PromptDef;
 
@@ -26,6 +27,8 @@ pub enum PromptDefError {
         "prompt name {0:?} is not a valid MCP prompt name (1-128 characters from A-Z a-z 0-9 _ - .)"
     )]
     BadName(String),
+    #[error("the component declares more than {MAX_DECLARED} prompts")]
+    TooMany,
     #[error("prompt `{0}` is declared twice by this component")]
     Duplicate(String),
     #[error(
@@ -41,12 +44,16 @@ fn optional(object: &mut Map<String, Value>, key: &str, value: Option<String>) {
 }
 
 pub fn validate(defs: Vec<PromptDef>) -> Result<Vec<PromptSpec>, PromptDefError> {
+    if defs.len() > MAX_DECLARED {
+        return Err(PromptDefError::TooMany);
+    }
     let mut specs: Vec<PromptSpec> = Vec::with_capacity(defs.len());
+    let mut names = std::collections::HashSet::new();
     for def in defs {
         if !is_valid_tool_name(&def.name) {
             return Err(PromptDefError::BadName(def.name));
         }
-        if specs.iter().any(|s| s.name == def.name) {
+        if !names.insert(def.name.clone()) {
             return Err(PromptDefError::Duplicate(def.name));
         }
         let mut arguments: Vec<(String, bool)> = Vec::new();

@@ -144,6 +144,36 @@ impl Catalog {
                 return Err(clash("prompt", &spec.name, owner));
             }
         }
+        // A URI's scheme and authority belong to the first component that
+        // serves one there: another cannot squat next to it
+        // (`ui://sales-sql/evil.html`, `ZAVA://schema/orders/`).
+        let mine: Vec<Authority> = component
+            .resources
+            .iter()
+            .map(|r| authority(&r.uri, true))
+            .chain(
+                component
+                    .templates
+                    .iter()
+                    .map(|t| authority(t.template.prefix(), false)),
+            )
+            .collect();
+        let theirs = self
+            .by_resource
+            .iter()
+            .filter(|(_, o)| foreign(o))
+            .map(|(uri, o)| (authority(uri, true), o))
+            .chain(
+                self.templates
+                    .iter()
+                    .filter(|(_, o)| foreign(o))
+                    .map(|(t, o)| (authority(t.prefix(), false), o)),
+            );
+        for (taken, owner) in theirs {
+            if let Some(claim) = mine.iter().find(|a| a.overlaps(&taken)) {
+                return Err(clash("URI authority", &claim.0, owner));
+            }
+        }
         let others_templates = self.templates.iter().filter(|(_, o)| foreign(o));
         for spec in &component.resources {
             if let Some(owner) = self.by_resource.get(&spec.uri).filter(|o| foreign(o)) {
@@ -172,6 +202,38 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+}
+
+/// A URI's scheme and authority (`zava://schema`, `ui://sales-sql`),
+/// lower-cased; `scheme://*` when a template's variable is in the authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Authority(String);
+
+/// The authority of a full URI (`complete`), or of a template's literal
+/// prefix, which may stop inside it: then its variable may be any host.
+fn authority(uri: &str, complete: bool) -> Authority {
+    let (scheme, rest) = uri.split_once(':').unwrap_or((uri, ""));
+    let scheme = scheme.to_ascii_lowercase();
+    let (sep, rest) = match rest.strip_prefix("//") {
+        Some(rest) => ("://", rest),
+        None => (":", rest),
+    };
+    let end = rest.find(['/', '?', '#']);
+    if end.is_none() && !complete {
+        return Authority(format!("{scheme}{sep}*"));
+    }
+    let host = &rest[..end.unwrap_or(rest.len())];
+    Authority(format!("{scheme}{sep}{}", host.to_ascii_lowercase()))
+}
+
+impl Authority {
+    fn overlaps(&self, other: &Authority) -> bool {
+        let wildcard = |a: &Authority, b: &Authority| {
+            a.0.strip_suffix('*')
+                .is_some_and(|scheme| b.0.starts_with(scheme))
+        };
+        self == other || wildcard(self, other) || wildcard(other, self)
     }
 }
 
@@ -290,5 +352,34 @@ impl Registry {
         let catalog = Arc::new(Catalog::build(by_file));
         self.current.store(catalog.clone());
         self.changed.send_replace(catalog);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_are_claimed_by_scheme_and_host() {
+        let a = |uri: &str| authority(uri, true);
+        let t = |prefix: &str| authority(prefix, false);
+        assert_eq!(
+            a("ui://sales-sql/result-view.html"),
+            Authority("ui://sales-sql".into())
+        );
+        assert_eq!(
+            a("ZAVA://Schema/orders/"),
+            Authority("zava://schema".into())
+        );
+        assert_eq!(
+            a("test://static-text"),
+            Authority("test://static-text".into())
+        );
+        assert_eq!(t("zava://schema/"), Authority("zava://schema".into()));
+        assert_eq!(t("zava://sch"), Authority("zava://*".into()));
+        assert!(a("ui://sales-sql/evil.html").overlaps(&a("ui://sales-sql/result-view.html")));
+        assert!(t("zava://").overlaps(&a("zava://schema/orders")));
+        assert!(!a("ui://other/page.html").overlaps(&a("ui://sales-sql/page.html")));
+        assert!(!t("test://template/").overlaps(&a("test://static-text")));
     }
 }

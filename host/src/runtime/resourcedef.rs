@@ -5,7 +5,10 @@
 use rmcp::model::{Resource, ResourceTemplate};
 use serde_json::{Map, Value};
 
-use super::content::is_absolute_uri;
+use super::content::{MAX_DECLARED, is_absolute_uri};
+
+/// Most resource templates one component may declare.
+const MAX_TEMPLATES: usize = MAX_DECLARED / 4;
 use crate::bindings::exports::zava::mcp::resources::{ResourceDef, TemplateDef};
 
 /// A resource as the host serves it.
@@ -32,6 +35,8 @@ pub enum ResourceDefError {
     BadTemplate { template: String, reason: String },
     #[error("resource `{0}` has an empty name")]
     NoName(String),
+    #[error("the component declares more than {0} {1}")]
+    TooMany(usize, &'static str),
     #[error("resource `{uri}`: {reason}")]
     BadMeta { uri: String, reason: String },
 }
@@ -156,12 +161,16 @@ fn optional(object: &mut Map<String, Value>, key: &str, value: Option<String>) {
 }
 
 pub fn validate_resources(defs: Vec<ResourceDef>) -> Result<Vec<ResourceSpec>, ResourceDefError> {
+    if defs.len() > MAX_DECLARED {
+        return Err(ResourceDefError::TooMany(MAX_DECLARED, "resources"));
+    }
     let mut specs: Vec<ResourceSpec> = Vec::with_capacity(defs.len());
+    let mut uris = std::collections::HashSet::new();
     for def in defs {
         if !is_absolute_uri(&def.uri) {
             return Err(ResourceDefError::BadUri(def.uri));
         }
-        if specs.iter().any(|s| s.uri == def.uri) {
+        if !uris.insert(def.uri.clone()) {
             return Err(ResourceDefError::Duplicate(def.uri));
         }
         if def.name.trim().is_empty() {
@@ -188,6 +197,13 @@ pub fn validate_resources(defs: Vec<ResourceDef>) -> Result<Vec<ResourceSpec>, R
 }
 
 pub fn validate_templates(defs: Vec<TemplateDef>) -> Result<Vec<TemplateSpec>, ResourceDefError> {
+    // Overlaps are checked pairwise: a small bound keeps that cheap.
+    if defs.len() > MAX_TEMPLATES {
+        return Err(ResourceDefError::TooMany(
+            MAX_TEMPLATES,
+            "resource templates",
+        ));
+    }
     let mut specs: Vec<TemplateSpec> = Vec::with_capacity(defs.len());
     for def in defs {
         let bad = |reason: String| ResourceDefError::BadTemplate {

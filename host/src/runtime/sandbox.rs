@@ -25,6 +25,13 @@ use crate::capabilities::{CallContext, Capabilities, HostState, wasi::WasiState}
 use crate::identity::Identity;
 use crate::outcome::Outcome;
 
+/// Most bytes one transfer from a guest to the host may copy (wasmtime's
+/// default is 128 MiB); the component's memory limit when lower.
+const MAX_TRANSFER_BYTES: usize = 32 << 20;
+
+/// Longest message a component's error may carry to the client and the logs.
+const MAX_ERROR_MESSAGE: usize = 4096;
+
 /// Extra time given to the async backstop timer beyond the epoch deadline,
 /// so the precise epoch check normally fires first.
 const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
@@ -192,11 +199,22 @@ pub struct Sandbox {
     capabilities: Capabilities,
 }
 
+/// A component's message, cut to [`MAX_ERROR_MESSAGE`] bytes.
+fn capped(mut message: String) -> String {
+    if message.len() > MAX_ERROR_MESSAGE {
+        let len = message.len();
+        let keep = crate::capabilities::caller::truncate(&message, MAX_ERROR_MESSAGE).len();
+        message.truncate(keep);
+        message.push_str(&format!("… ({len} bytes)"));
+    }
+    message
+}
+
 impl From<ToolError> for CallError {
     fn from(error: ToolError) -> Self {
         match error {
-            ToolError::InvalidArguments(message) => Self::InvalidArguments(message),
-            ToolError::Failed(message) => Self::Failed(message),
+            ToolError::InvalidArguments(message) => Self::InvalidArguments(capped(message)),
+            ToolError::Failed(message) => Self::Failed(capped(message)),
         }
     }
 }
@@ -204,9 +222,9 @@ impl From<ToolError> for CallError {
 impl From<RequestError> for CallError {
     fn from(error: RequestError) -> Self {
         match error {
-            RequestError::InvalidArguments(message) => Self::InvalidArguments(message),
-            RequestError::NotFound(message) => Self::NotFound(message),
-            RequestError::Failed(message) => Self::Failed(message),
+            RequestError::InvalidArguments(message) => Self::InvalidArguments(capped(message)),
+            RequestError::NotFound(message) => Self::NotFound(capped(message)),
+            RequestError::Failed(message) => Self::Failed(capped(message)),
         }
     }
 }
@@ -321,6 +339,11 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
+        // What the host may allocate for one transfer out of the guest (an
+        // import's arguments, an export's answer): strings and lists that
+        // all point at the same guest bytes would otherwise cost the host
+        // far more than the guest's own memory limit.
+        store.set_hostcall_fuel(grant.memory_bytes.min(MAX_TRANSFER_BYTES));
         // Every epoch tick the guest yields to tokio (a busy loop cannot hog a
         // worker thread) and the deadline is checked.
         let deadline = Instant::now() + grant.deadline;
@@ -407,9 +430,9 @@ async fn ask(
                         structured,
                     })),
                     Err(v1_tool::ToolError::InvalidArguments(m)) => {
-                        Err(CallError::InvalidArguments(m))
+                        Err(CallError::InvalidArguments(capped(m)))
                     }
-                    Err(v1_tool::ToolError::Failed(m)) => Err(CallError::Failed(m)),
+                    Err(v1_tool::ToolError::Failed(m)) => Err(CallError::Failed(capped(m))),
                 },
             )
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rmcp::model::{JsonObject, MetaObject, Tool, ToolAnnotations};
 
-use super::content;
+use super::content::{self, MAX_DECLARED};
 use crate::bindings::exports::zava::mcp::tool::ToolDef;
 use crate::bindings::v1::exports::zava::mcp::tool::ToolDef as V1ToolDef;
 
@@ -16,6 +16,13 @@ pub struct ToolSpec {
     pub mcp: Tool,
     /// Whether the tool promised structured output (then results must carry it).
     pub has_output_schema: bool,
+}
+
+impl ToolSpec {
+    /// The `ui://` page of its MCP App, if it has one.
+    pub fn app(&self) -> Option<&str> {
+        self.mcp.meta.as_ref()?.0.get("ui/resourceUri")?.as_str()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,6 +39,8 @@ pub enum ToolDefError {
     },
     #[error("tool `{0}` is declared twice by this component")]
     Duplicate(String),
+    #[error("the component declares more than {MAX_DECLARED} tools")]
+    TooMany,
     #[error("tool `{tool}` names its app {uri:?}, which is not a `ui://` URI")]
     BadApp { tool: String, uri: String },
 }
@@ -86,12 +95,16 @@ fn app_meta(uri: &str) -> MetaObject {
 
 /// Validates every definition a component returned from `list-tools`.
 pub fn validate(defs: Vec<ToolDef>) -> Result<Vec<ToolSpec>, ToolDefError> {
+    if defs.len() > MAX_DECLARED {
+        return Err(ToolDefError::TooMany);
+    }
     let mut specs: Vec<ToolSpec> = Vec::with_capacity(defs.len());
+    let mut names = std::collections::HashSet::new();
     for def in defs {
         if !is_valid_tool_name(&def.name) {
             return Err(ToolDefError::BadName(def.name));
         }
-        if specs.iter().any(|s| s.name == def.name) {
+        if !names.insert(def.name.clone()) {
             return Err(ToolDefError::Duplicate(def.name));
         }
         let input = parse_schema(&def.name, "input schema", &def.input_schema)?;

@@ -38,7 +38,7 @@ const WARMUP: usize = 200;
 async fn in_process(fixtures: &Path) {
     let limits = SandboxLimits::default();
     let engine = engine::build(&limits).unwrap();
-    let sandbox = Arc::new(Sandbox::new(engine.clone(), Capabilities::default()));
+    let sandbox = Arc::new(Sandbox::new(Capabilities::default()));
     let loader = Loader::new(
         engine.clone(),
         CompiledCache::new(None, &engine),

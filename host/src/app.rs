@@ -309,19 +309,16 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     let database = database(&args, embeddings.as_deref()).await?;
     let limits = args.limits();
     let engine = engine::build(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let sandbox = Arc::new(Sandbox::new(
-        engine.clone(),
-        Capabilities {
-            caller: capabilities::caller::Caller,
-            client: capabilities::client::Client,
-            database: capabilities::database::Database {
-                db: database.db.clone().map(|db| db as _),
-            },
-            embeddings: capabilities::embeddings::EmbeddingsImport {
-                provider: embeddings.clone(),
-            },
+    let sandbox = Arc::new(Sandbox::new(Capabilities {
+        caller: capabilities::caller::Caller,
+        client: capabilities::client::Client,
+        database: capabilities::database::Database {
+            db: database.db.clone().map(|db| db as _),
         },
-    ));
+        embeddings: capabilities::embeddings::EmbeddingsImport {
+            provider: embeddings.clone(),
+        },
+    }));
     let cache = CompiledCache::new(args.cache_dir(), &engine);
     let policy = component_policy(&args)?;
     let policy_summary = if policy.is_open() {
@@ -333,10 +330,15 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
             policy.listed()
         )
     };
-    let loader = Arc::new(
-        Loader::new(engine, cache, sandbox.clone(), policy)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?,
-    );
+    let mut loader = Loader::new(engine, cache, sandbox.clone(), policy)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    if args.baseline_first {
+        let baseline = engine::build_baseline(&limits).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        loader = loader
+            .with_baseline(baseline)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    }
+    let loader = Arc::new(loader);
     let registry = Arc::new(Registry::default());
     let sessions = Arc::new(
         Sessions::new(args.identity_max_sessions)

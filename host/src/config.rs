@@ -56,6 +56,60 @@ pub enum Command {
     /// Exit 0 if the server answers `/healthz` (for container health checks:
     /// the image needs no curl).
     Healthcheck(HealthcheckArgs),
+    /// Check a component offline, as `serve` would load it: its contract
+    /// version, what it offers (tools, prompts, resources, with schemas),
+    /// what it imports and what the component policy would grant it. Exit 1
+    /// with the reason `serve` would log when it would be refused.
+    CheckComponent(CheckComponentArgs),
+    /// Create a component folder under components/ with one tool, in Rust,
+    /// Python or JavaScript, that builds as it is.
+    NewTool(NewToolArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NewToolArgs {
+    /// The component's folder name (a-z, 0-9, `-`); its tool is named the
+    /// same with `_` for `-`.
+    pub name: String,
+
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+
+    /// The project (default: the folder with wit/ at or above the current one).
+    #[arg(long, env = "MCP_PROJECT_ROOT")]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckComponentArgs {
+    /// The component (`.wasm`).
+    pub file: PathBuf,
+
+    /// The component policy to judge it by (default: `policy.toml` beside
+    /// the file, if there is one; without a policy every import is granted).
+    #[arg(long, env = "MCP_POLICY_FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// The host's ceilings the policy may narrow (as `serve`'s flags).
+    #[arg(long, env = "MCP_CALL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub call_timeout: Duration,
+
+    #[arg(long, env = "MCP_MEMORY_LIMIT_MIB", default_value_t = 64)]
+    pub memory_limit_mib: usize,
+
+    #[arg(long, env = "MCP_MAX_ROWS", default_value_t = 10_000)]
+    pub max_rows: u32,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -260,6 +314,13 @@ pub struct ServeArgs {
     /// Tool instances that may run at once.
     #[arg(long, env = "MCP_MAX_INSTANCES", default_value_t = 256)]
     pub max_instances: u32,
+
+    /// Serve a big component (2 MiB or more, e.g. Python or JavaScript)
+    /// whose optimised code is not cached from baseline code (Winch, compiled
+    /// in a fraction of the time) while Cranelift compiles it in the
+    /// background; `false`: wait for optimised code.
+    #[arg(long, env = "MCP_BASELINE_FIRST", default_value_t = true, action = clap::ArgAction::Set)]
+    pub baseline_first: bool,
 
     /// Rescan the components folder this often even without file events
     /// (network shares send none).

@@ -21,6 +21,7 @@
 pub mod app;
 pub mod audit;
 pub mod capabilities;
+pub mod check_component;
 pub mod config;
 pub mod config_file;
 pub mod db;
@@ -31,6 +32,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod outcome;
 pub mod runtime;
+pub mod scaffold;
 pub mod seed;
 pub mod telemetry;
 

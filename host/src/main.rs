@@ -53,6 +53,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => run_seed(args).await,
         Command::Embed(args) => run_embed(args).await,
         Command::Healthcheck(args) => mcp_host::healthcheck::run(&args),
+        Command::NewTool(args) => {
+            mcp_host::scaffold::run(&args)?;
+            print!("{}", mcp_host::scaffold::next_steps(args.lang, &args.name));
+            Ok(())
+        }
+        Command::CheckComponent(args) => {
+            if !mcp_host::check_component::run(&args).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -20,6 +20,7 @@ fn every_command_has_help_naming_its_environment_variables() {
         (vec!["seed", "--help"], "--if-empty"),
         (vec!["embed", "--help"], "[env: AZURE_OPENAI_ENDPOINT"),
         (vec!["healthcheck", "--help"], "[env: MCP_HEALTHCHECK_URL="),
+        (vec!["check-component", "--help"], "[env: MCP_POLICY_FILE="),
     ] {
         let output = mcp_host().args(&command).output().unwrap();
         assert!(output.status.success(), "{command:?}");
@@ -101,4 +102,119 @@ async fn a_config_file_configures_serve() {
             .unwrap()
             .ends_with(&format!(":{port}/mcp"))
     );
+}
+
+#[test]
+fn check_component_says_what_a_component_offers_and_what_the_policy_grants() {
+    let ok = mcp_host()
+        .args(["check-component"])
+        .arg(support::fixture("conformance"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for expected in [
+        "ok: serve would load it",
+        "contract  zava:mcp@0.2.0",
+        "zava:mcp/client@0.2.0",
+        "tool test_simple_text:",
+        "prompt test_prompt_with_arguments(arg1, arg2):",
+        "resource test://static-text (text/plain)",
+        "resource template test://template/{id}/data",
+        "policy    everything (no policy file)",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+
+    // Judged by a policy: granted narrower, or refused with serve's reason.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[components.conformance]\nimports = []\nmemory_mib = 16\n",
+    )
+    .unwrap();
+    let granted = mcp_host()
+        .args(["check-component", "--json", "--policy"])
+        .arg(&policy)
+        .arg(support::fixture("conformance"))
+        .output()
+        .unwrap();
+    assert!(granted.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&granted.stdout).unwrap();
+    assert_eq!(report["policy"]["memory_mib"], 16);
+    assert!(report["tools"].as_array().unwrap().len() > 5);
+    std::fs::write(&policy, "[components.someone_else]\nimports = []\n").unwrap();
+    let refused = mcp_host()
+        .args(["check-component", "--policy"])
+        .arg(&policy)
+        .arg(support::fixture("conformance"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).starts_with("component rejected: "));
+}
+
+#[tokio::test]
+async fn check_component_refuses_another_contract_with_the_message_serve_logs() {
+    let check = mcp_host()
+        .arg("check-component")
+        .arg(support::fixture("wrong_version"))
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&check.stderr).trim().to_string();
+    assert!(said.contains("zava:mcp@9.0.0"), "{said}");
+
+    // `serve` with the same file in its folder logs the same line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        support::fixture("wrong_version"),
+        dir.path().join("wrong_version.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        support::fixture("get_current_utc_date"),
+        dir.path().join("get_current_utc_date.wasm"),
+    )
+    .unwrap();
+    let port = support::free_port();
+    let mut child = mcp_host()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--identity",
+            "dev-header",
+            "--no-database",
+        ])
+        .args(["--embeddings", "none", "--audit-log", "off", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--components")
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::wait_until_ready(&mut child, port).await;
+    // SAFETY: plain signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let logged = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| {
+            let message = l["message"].as_str()?;
+            message
+                .starts_with("component rejected")
+                .then(|| message.to_string())
+        })
+        .unwrap_or_else(|| panic!("serve logs the refusal:\n{logs}"));
+    assert_eq!(said, logged);
 }

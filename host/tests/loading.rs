@@ -16,7 +16,7 @@ use support::fixture;
 fn loader(cache_dir: Option<std::path::PathBuf>) -> Loader {
     let limits = SandboxLimits::default();
     let engine = engine::build(&limits).unwrap();
-    let sandbox = Arc::new(Sandbox::new(engine.clone(), Capabilities::default()));
+    let sandbox = Arc::new(Sandbox::new(Capabilities::default()));
     let cache = CompiledCache::new(cache_dir, &engine);
     Loader::new(
         engine,
@@ -90,4 +90,66 @@ async fn tools_are_discovered_with_their_schemas() {
     assert_eq!(tool.name, "get_current_utc_date");
     assert!(tool.has_output_schema);
     assert_eq!(tool.mcp.input_schema.get("type").unwrap(), "object");
+}
+
+/// A big component (a Python runtime inside) not in the cache serves from
+/// Winch's baseline code at once, runs its calls there (a runaway loop is
+/// still stopped at the deadline), and is replaced by Cranelift's code,
+/// which lands in the disk cache: a restart loads it optimised.
+#[tokio::test]
+async fn a_big_component_serves_from_baseline_code_until_optimised_code_is_ready() {
+    use mcp_host::identity::Identity;
+    use mcp_host::runtime::loader::Tier;
+    use mcp_host::runtime::sandbox::{Answer, CallError};
+
+    let cache = tempfile::tempdir().unwrap();
+    let limits = SandboxLimits {
+        deadline: std::time::Duration::from_secs(3),
+        ..SandboxLimits::default()
+    };
+    let with_baseline = || {
+        let engine = engine::build(&limits).unwrap();
+        let sandbox = Arc::new(Sandbox::new(Capabilities::default()));
+        let cache = CompiledCache::new(Some(cache.path().into()), &engine);
+        let loader = Loader::new(
+            engine,
+            cache,
+            sandbox.clone(),
+            Policy::open(Ceilings::new(&limits, 10_000)),
+        )
+        .unwrap()
+        .with_baseline(engine::build_baseline(&limits).unwrap())
+        .unwrap();
+        (loader, sandbox)
+    };
+    let path = fixture("py_hostile");
+    let bytes = std::fs::read(&path).unwrap();
+    let caller = Identity::dev(uuid::Uuid::nil(), mcp_host::identity::Scope::HeadOffice);
+    let ok = |answer: Result<Answer, CallError>| match answer {
+        Ok(Answer::Tool(output)) => format!("{:?}", output.content),
+        other => panic!("py_ok answered {other:?}"),
+    };
+
+    let (loader, sandbox) = with_baseline();
+    let baseline = loader.load(&path, bytes.clone()).await.unwrap();
+    assert_eq!(baseline.tier, Tier::Baseline);
+    let answer = sandbox.call_tool(&baseline, "py_ok", "{}", &caller).await;
+    assert!(ok(answer.result).contains("ok"));
+    let looped = sandbox.call_tool(&baseline, "py_loop", "{}", &caller).await;
+    assert!(
+        matches!(looped.result, Err(CallError::Deadline(_))),
+        "{:?}",
+        looped.result.err()
+    );
+
+    let optimized = loader.tier_up(&baseline).await.unwrap();
+    assert_eq!(optimized.tier, Tier::Optimized);
+    assert_eq!(optimized.tools.len(), baseline.tools.len());
+    let answer = sandbox.call_tool(&optimized, "py_ok", "{}", &caller).await;
+    assert!(ok(answer.result).contains("ok"));
+
+    // A restart finds the optimised code in the cache: no baseline step.
+    let (restarted, _) = with_baseline();
+    let again = restarted.load(&path, bytes).await.unwrap();
+    assert_eq!((again.tier, again.origin), (Tier::Optimized, Origin::Cache));
 }

@@ -11,9 +11,9 @@
 //! Every query still runs as the caller, through the `database` import.
 
 use crate::rows::records;
-use crate::zava::mcp::caller::{self, Scope};
-use crate::zava::mcp::database;
-use crate::zava::mcp::types::{DbError, SqlValue};
+use zava_tool::caller::{self, Scope};
+use zava_tool::database;
+use zava_tool::types::{DbError, SqlValue};
 
 /// The host sends at most 100 completion values; asking for more is waste.
 const MAX_SUGGESTIONS: u32 = 100;
@@ -164,7 +164,7 @@ pub fn complete_category(typed: &str) -> Result<Vec<String>, DbError> {
     )?)
 }
 
-fn first_column(set: crate::zava::mcp::types::RowSet) -> Result<Vec<String>, DbError> {
+fn first_column(set: zava_tool::types::RowSet) -> Result<Vec<String>, DbError> {
     Ok(set
         .rows
         .into_iter()

@@ -25,36 +25,21 @@ mod rows;
 mod schema;
 mod schema_tool;
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "server-component",
-});
-
-use exports::zava::mcp::prompts::{Guest as PromptsGuest, PromptDef, PromptResult};
-use exports::zava::mcp::resources::{Guest as ResourcesGuest, ResourceDef, TemplateDef};
-use exports::zava::mcp::tool::{Guest as ToolGuest, ToolDef, ToolError, ToolOutput};
-use zava::mcp::types::{RequestError, ResourceContents};
+use zava_tool::prompts::{Guest as PromptsGuest, PromptDef, PromptResult};
+use zava_tool::resources::{Guest as ResourcesGuest, ResourceDef, TemplateDef};
+use zava_tool::types::{RequestError, ResourceContents};
+use zava_tool::{Tool, Tools};
 
 struct Component;
 
-impl ToolGuest for Component {
-    fn list_tools() -> Vec<ToolDef> {
-        vec![query_tool::definition(), schema_tool::definition()]
-    }
-
-    fn call_tool(name: String, arguments: String) -> Result<ToolOutput, ToolError> {
-        let arguments: serde_json::Value = serde_json::from_str(&arguments)
-            .map_err(|e| ToolError::InvalidArguments(format!("arguments are not JSON: {e}")))?;
-        match name.as_str() {
-            query_tool::NAME => query_tool::call(arguments),
-            schema_tool::NAME => schema_tool::call(arguments),
-            other => Err(ToolError::InvalidArguments(format!(
-                "this component has no tool `{other}`"
-            ))),
-        }
+impl Tools for Component {
+    fn tools() -> Vec<Tool> {
+        vec![query_tool::tool(), schema_tool::tool()]
     }
 }
 
+// Prompts and resources are written against the WIT bindings the SDK
+// re-exports.
 impl PromptsGuest for Component {
     fn list_prompts() -> Vec<PromptDef> {
         prompts::list()
@@ -102,4 +87,5 @@ impl ResourcesGuest for Component {
     }
 }
 
-export!(Component);
+// All three exports: world `server-component`.
+zava_tool::export!(Component: tools, prompts, resources);

@@ -13,16 +13,14 @@
 //! are ids from the database and numbers we parsed, never the user's text.
 
 use crate::choices::{self, Store};
-use crate::exports::zava::mcp::prompts::{
-    PromptArgument, PromptDef, PromptMessage, PromptResult, Role,
-};
 use crate::period::{self, Period};
 use crate::query_tool;
 use crate::resources;
 use crate::rows;
 use crate::schema;
-use crate::zava::mcp::caller::{self, Scope};
-use crate::zava::mcp::types::{Content, RequestError};
+use zava_tool::caller::{self, Scope};
+use zava_tool::prompts::{PromptArgument, PromptDef, PromptMessage, PromptResult, Role};
+use zava_tool::types::{Content, RequestError};
 
 /// What a prompt argument holds; decides how it is checked and completed.
 #[derive(Clone, Copy)]

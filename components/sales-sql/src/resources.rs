@@ -10,10 +10,10 @@
 //!   (not only referenced by the tool) because the host routes a read to the
 //!   component that lists the URI or a template matching it.
 
-use crate::exports::zava::mcp::resources::{ResourceDef, TemplateDef};
 use crate::rows;
 use crate::schema;
-use crate::zava::mcp::types::{RequestError, ResourceBody, ResourceContents};
+use zava_tool::resources::{ResourceDef, TemplateDef};
+use zava_tool::types::{RequestError, ResourceBody, ResourceContents};
 
 pub const RESULT_VIEW_URI: &str = "ui://sales-sql/result-view.html";
 /// The MIME type MCP Apps hosts look for.

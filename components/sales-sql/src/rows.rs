@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::exports::zava::mcp::tool::ToolError;
-use crate::zava::mcp::types::{DbError, RequestError, RowSet, SqlValue};
+use zava_tool::ToolError;
+use zava_tool::types::{DbError, RequestError, RowSet, SqlValue};
 
 /// One value as JSON. Exact decimals (`numeric`) stay strings so that no
 /// digit is lost; floats that JSON cannot hold (NaN, infinity) become text.
@@ -24,17 +24,6 @@ pub fn value(v: &SqlValue) -> Value {
         SqlValue::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
         SqlValue::Vector(v) => json!(v),
     }
-}
-
-/// `{columns, column_types, rows, row_count, truncated}`.
-pub fn row_set(set: &RowSet) -> Value {
-    json!({
-        "columns": set.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
-        "column_types": set.columns.iter().map(|c| c.type_name.clone()).collect::<Vec<_>>(),
-        "rows": set.rows.iter().map(|r| r.iter().map(value).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "row_count": set.rows.len(),
-        "truncated": set.truncated,
-    })
 }
 
 /// Rows as objects keyed by column name (for small lookups).

@@ -9,9 +9,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::rows::{self, records};
-use crate::zava::mcp::caller::{self, Scope};
-use crate::zava::mcp::database;
-use crate::zava::mcp::types::{DbError, RowSet, SqlValue};
+use zava_tool::caller::{self, Scope};
+use zava_tool::database;
+use zava_tool::types::{DbError, RowSet, SqlValue};
 
 /// One table of the `retail` schema as we present it.
 pub struct Table {

@@ -12,46 +12,32 @@
 mod arguments;
 mod search;
 
-wit_bindgen::generate!({
-    path: "../../wit/v0.1",
-    world: "tool-component",
-});
+use zava_tool::{Structured, Tool, ToolError, Tools};
 
-use exports::zava::mcp::tool::{Guest, ToolDef, ToolError, ToolOutput};
-
-const NAME: &str = "semantic_search_products";
+fn semantic_search(args: arguments::Arguments) -> Result<Structured<search::Found>, ToolError> {
+    search::run(&args.check()?)
+}
 
 struct Component;
 
-impl Guest for Component {
-    fn list_tools() -> Vec<ToolDef> {
-        vec![ToolDef {
-            name: NAME.into(),
-            title: Some("Find Zava products by meaning".into()),
-            description: "Find products whose descriptions match a natural-language request \
-                (e.g. 'waterproof electrical connectors', 'something to seal a cedar deck'), \
-                ranked by similarity percent (100 = identical meaning). Use it to discover \
-                product names, SKUs and ids before writing sales SQL about them. Optional \
-                filters: category (one of the 9 category names), min_price / max_price (base \
-                price in USD), in_stock (only products with stock at a store you may see). \
-                mode 'hybrid' also ranks by the words themselves (good for names, sizes and \
-                model numbers); 'vector' (default) ranks by meaning only."
-                .into(),
-            input_schema: arguments::schema().to_string(),
-            output_schema: Some(search::output_schema().to_string()),
-            read_only: true,
-        }]
-    }
-
-    fn call_tool(name: String, arguments: String) -> Result<ToolOutput, ToolError> {
-        if name != NAME {
-            return Err(ToolError::InvalidArguments(format!(
-                "this component has no tool `{name}`"
-            )));
-        }
-        let arguments = arguments::parse(&arguments)?;
-        search::run(&arguments)
+impl Tools for Component {
+    fn tools() -> Vec<Tool> {
+        vec![
+            Tool::new("semantic_search_products", semantic_search)
+                .title("Find Zava products by meaning")
+                .description(
+                    "Find products whose descriptions match a natural-language request \
+                     (e.g. 'waterproof electrical connectors', 'something to seal a cedar deck'), \
+                     ranked by similarity percent (100 = identical meaning). Use it to discover \
+                     product names, SKUs and ids before writing sales SQL about them. Optional \
+                     filters: category (one of the 9 category names), min_price / max_price (base \
+                     price in USD), in_stock (only products with stock at a store you may see). \
+                     mode 'hybrid' also ranks by the words themselves (good for names, sizes and \
+                     model numbers); 'vector' (default) ranks by meaning only.",
+                )
+                .read_only(true),
+        ]
     }
 }
 
-export!(Component);
+zava_tool::export!(Component);

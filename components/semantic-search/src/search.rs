@@ -1,11 +1,12 @@
 //! The search itself: embed the request, then one query as the caller.
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use zava_tool::db::{self, RowSet, SqlValue};
+use zava_tool::embeddings;
+use zava_tool::{Context, Structured, ToolError};
 
-use crate::arguments::{Arguments, Mode};
-use crate::exports::zava::mcp::tool::{ToolError, ToolOutput};
-use crate::zava::mcp::types::{DbError, RowSet, SqlValue};
-use crate::zava::mcp::{database, embeddings};
+use crate::arguments::{Mode, Search};
 
 /// Candidates each ranking contributes to the hybrid fusion.
 const CANDIDATES: i64 = 60;
@@ -77,34 +78,37 @@ LIMIT $8::int8"
     )
 }
 
-pub fn output_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "query": { "type": "string" },
-            "model": { "type": "string" },
-            "mode": { "type": "string" },
-            "results": { "type": "array", "items": { "type": "object", "properties": {
-                "product_id": { "type": "integer" }, "sku": { "type": "string" },
-                "product_name": { "type": "string" }, "category": { "type": "string" },
-                "type": { "type": "string" }, "base_price": { "type": "string" },
-                "similarity": { "type": "number" }, "description": { "type": "string" }
-            } } }
-        },
-        "required": ["query", "model", "mode", "results"]
-    })
+/// The structured result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Found {
+    pub query: String,
+    pub model: String,
+    pub mode: Mode,
+    pub results: Vec<Product>,
 }
 
-fn failed(message: impl Into<String>) -> ToolError {
-    ToolError::Failed(message.into())
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Product {
+    pub product_id: i64,
+    pub sku: String,
+    pub product_name: String,
+    pub category: String,
+    #[serde(rename = "type")]
+    pub product_type: String,
+    pub base_price: String,
+    pub similarity: f64,
+    pub description: String,
+    /// Hybrid mode: the fused rank score (higher is better).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fused_score: Option<f64>,
 }
 
-fn db_error(error: DbError) -> ToolError {
-    failed(match error {
-        DbError::Rejected(m) => format!("the search was rejected: {m}"),
-        DbError::Timeout => "the search took too long; try again or narrow the filters".into(),
-        DbError::Failed(m) => format!("the search failed in PostgreSQL: {m}"),
-        DbError::Unavailable(m) => format!("the database is unavailable right now: {m}"),
+fn db_error(error: db::Error) -> ToolError {
+    ToolError::Failed(match error {
+        db::Error::Rejected(m) => format!("the search was rejected: {m}"),
+        db::Error::Timeout => "the search took too long; try again or narrow the filters".into(),
+        db::Error::Failed(m) => format!("the search failed in PostgreSQL: {m}"),
+        db::Error::Unavailable(m) => format!("the database is unavailable right now: {m}"),
     })
 }
 
@@ -112,45 +116,39 @@ fn optional_number(value: Option<f64>) -> SqlValue {
     value.map_or(SqlValue::Null, |v| SqlValue::Numeric(v.to_string()))
 }
 
-pub fn run(args: &Arguments) -> Result<ToolOutput, ToolError> {
-    let model = embeddings::model().map_err(|e| failed(format!("no embeddings: {e}")))?;
-    let vector = embeddings::embed(std::slice::from_ref(&args.query))
-        .map_err(|e| failed(format!("cannot embed the request: {e}")))?
+pub fn run(search: &Search) -> Result<Structured<Found>, ToolError> {
+    let model = embeddings::model().context("no embeddings")?;
+    let vector = embeddings::embed(std::slice::from_ref(&search.query))
+        .context("cannot embed the request")?
         .pop()
-        .ok_or_else(|| failed("the embeddings provider returned nothing"))?;
+        .context("the embeddings provider returned nothing")?;
     let mut params = vec![
-        SqlValue::Vector(vector),
-        SqlValue::Text(model.name.clone()),
-        SqlValue::Float(args.threshold),
-        args.category.clone().map_or(SqlValue::Null, SqlValue::Text),
-        optional_number(args.min_price),
-        optional_number(args.max_price),
-        SqlValue::Boolean(args.in_stock),
-        SqlValue::Int(args.max_rows.into()),
+        vector.into(),
+        model.name.as_str().into(),
+        search.threshold.into(),
+        search.category.clone().into(),
+        optional_number(search.min_price),
+        optional_number(search.max_price),
+        search.in_stock.into(),
+        search.max_rows.into(),
     ];
-    let sql = match args.mode {
+    let sql = match search.mode {
         Mode::Vector => vector_sql(),
         Mode::Hybrid => {
-            params.push(SqlValue::Text(args.query.clone()));
+            params.push(search.query.as_str().into());
             hybrid_sql()
         }
     };
-    let rows = database::query(&sql, &params, args.max_rows).map_err(db_error)?;
+    let rows = db::query(&sql, &params, search.max_rows).map_err(db_error)?;
     let results = results(&rows);
-    let mode = match args.mode {
-        Mode::Vector => "vector",
-        Mode::Hybrid => "hybrid",
-    };
-    let structured = json!({
-        "query": args.query,
-        "model": model.name,
-        "mode": mode,
-        "results": results,
-    });
-    Ok(ToolOutput {
-        text: render(&args.query, &results),
-        structured: Some(structured.to_string()),
+    let text = render(&search.query, &results);
+    Ok(Structured::new(Found {
+        query: search.query.clone(),
+        model: model.name,
+        mode: search.mode,
+        results,
     })
+    .with_text(text))
 }
 
 fn text(v: &SqlValue) -> String {
@@ -162,31 +160,31 @@ fn text(v: &SqlValue) -> String {
     }
 }
 
-fn results(rows: &RowSet) -> Vec<Value> {
+fn results(rows: &RowSet) -> Vec<Product> {
     rows.rows
         .iter()
-        .map(|r| {
-            let similarity: f64 = text(&r[6]).parse().unwrap_or(0.0);
-            let mut item = json!({
-                "product_id": match r[0] { SqlValue::Int(i) => i, _ => 0 },
-                "sku": text(&r[1]),
-                "product_name": text(&r[2]),
-                "category": text(&r[3]),
-                "type": text(&r[4]),
-                "base_price": text(&r[5]),
-                "similarity": similarity,
-                "description": text(&r[7]),
-            });
-            if let SqlValue::Numeric(score) = &r[8] {
-                item["fused_score"] = json!(score.parse::<f64>().unwrap_or(0.0));
-            }
-            item
+        .map(|r| Product {
+            product_id: match r[0] {
+                SqlValue::Int(i) => i,
+                _ => 0,
+            },
+            sku: text(&r[1]),
+            product_name: text(&r[2]),
+            category: text(&r[3]),
+            product_type: text(&r[4]),
+            base_price: text(&r[5]),
+            similarity: text(&r[6]).parse().unwrap_or(0.0),
+            description: text(&r[7]),
+            fused_score: match &r[8] {
+                SqlValue::Numeric(score) => Some(score.parse::<f64>().unwrap_or(0.0)),
+                _ => None,
+            },
         })
         .collect()
 }
 
 /// The classic sample's style: a short ranked list an assistant can quote.
-fn render(query: &str, results: &[Value]) -> String {
+fn render(query: &str, results: &[Product]) -> String {
     if results.is_empty() {
         return format!(
             "No products matched \"{query}\" at this similarity threshold; try other words, \
@@ -198,12 +196,12 @@ fn render(query: &str, results: &[Value]) -> String {
         out.push_str(&format!(
             "{}. {} (SKU {}, {} / {}) ${} - {:.1}% similar\n",
             i + 1,
-            r["product_name"].as_str().unwrap_or_default(),
-            r["sku"].as_str().unwrap_or_default(),
-            r["category"].as_str().unwrap_or_default(),
-            r["type"].as_str().unwrap_or_default(),
-            r["base_price"].as_str().unwrap_or_default(),
-            r["similarity"].as_f64().unwrap_or_default(),
+            r.product_name,
+            r.sku,
+            r.category,
+            r.product_type,
+            r.base_price,
+            r.similarity,
         ));
     }
     out

@@ -6,84 +6,89 @@
 //! cp target/wasm32-wasip2/release/tool_template.wasm components-dist/
 //! ```
 //!
-//! The running host picks the file up within a second; no restart.
+//! The running host picks the file up within a second; no restart. The SDK
+//! (`zava-tool`, sdk/rust) does the plumbing: the input schema is derived
+//! from `Arguments`, the output schema from `Greeting`, and arguments that
+//! do not fit come back to the assistant as `invalid-arguments`.
 
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use zava_tool::caller::{self, Level, Scope};
+use zava_tool::{Structured, Tool, ToolError, Tools};
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "tool-component",
-});
-
-use exports::zava::mcp::tool::{Guest, ToolDef, ToolError, ToolOutput};
-use zava::mcp::caller::{self, Level, Scope};
-use zava::mcp::types::Content;
-
-const NAME: &str = "template_greet";
-
-/// The tool's arguments; the input schema below describes the same shape.
-#[derive(Deserialize)]
+/// The tool's arguments; the input schema is derived from them. Doc comments
+/// on fields become the properties' descriptions (the assistant reads them);
+/// `deny_unknown_fields` refuses (and the schema forbids) other arguments.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Arguments {
+    /// Who to greet
     name: String,
+}
+
+/// The structured result (`structuredContent`); its schema is the tool's
+/// output schema.
+#[derive(Serialize, JsonSchema)]
+struct Greeting {
+    greeting: String,
+    scope: String,
+}
+
+/// The tool itself: a plain function. Return `ToolError::invalid_arguments`
+/// for input the schema cannot rule out, `ToolError::failed` (or `?`) when
+/// something goes wrong.
+fn greet(args: Arguments) -> Result<Structured<Greeting>, ToolError> {
+    // The host tells us the caller's scope; the database import (not used
+    // here) already runs every query as that caller.
+    let scope = match caller::scope() {
+        Scope::HeadOffice => "head office".to_string(),
+        Scope::Store(id) => format!("store {id}"),
+        Scope::Unassigned => "no store".to_string(),
+    };
+    caller::log(Level::Info, &format!("greeting {}", args.name));
+    let greeting = format!("Hello, {}!", args.name);
+    let text = format!("{greeting} You are calling as {scope}.");
+    Ok(Structured::new(Greeting { greeting, scope }).with_text(text))
 }
 
 struct Component;
 
-impl Guest for Component {
-    fn list_tools() -> Vec<ToolDef> {
-        vec![ToolDef {
-            name: NAME.into(),
-            title: Some("Greet (template)".into()),
-            description: "Greets someone and says which data the caller may see. \
-                          Replace with what your tool does and when an assistant should use it."
-                .into(),
-            input_schema: json!({
-                "type": "object",
-                "properties": { "name": { "type": "string", "description": "Who to greet" } },
-                "required": ["name"],
-                "additionalProperties": false
-            })
-            .to_string(),
-            output_schema: Some(
-                json!({
-                    "type": "object",
-                    "properties": { "greeting": { "type": "string" }, "scope": { "type": "string" } },
-                    "required": ["greeting", "scope"]
-                })
-                .to_string(),
-            ),
-            read_only: true,
-            app: None,
-        }]
-    }
-
-    fn call_tool(name: String, arguments: String) -> Result<ToolOutput, ToolError> {
-        if name != NAME {
-            return Err(ToolError::InvalidArguments(format!(
-                "unknown tool `{name}`"
-            )));
-        }
-        let args: Arguments = serde_json::from_str(&arguments).map_err(|e| {
-            ToolError::InvalidArguments(format!("expected {{\"name\": string}}: {e}"))
-        })?;
-        // The host tells us the caller's scope; the database import (not used
-        // here) already runs every query as that caller.
-        let scope = match caller::current() {
-            Scope::HeadOffice => "head office".to_string(),
-            Scope::Store(id) => format!("store {id}"),
-            Scope::Unassigned => "no store".to_string(),
-        };
-        caller::log(Level::Info, &format!("greeting {}", args.name));
-        let greeting = format!("Hello, {}!", args.name);
-        Ok(ToolOutput {
-            content: vec![Content::Text(format!(
-                "{greeting} You are calling as {scope}."
-            ))],
-            structured: Some(json!({ "greeting": greeting, "scope": scope }).to_string()),
-        })
+impl Tools for Component {
+    fn tools() -> Vec<Tool> {
+        vec![
+            // The name (1-128 characters of `A-Za-z0-9_-.`, unique across all
+            // components) is written here only: calls are routed by it.
+            Tool::new("template_greet", greet)
+                .title("Greet (template)")
+                .description(
+                    "Greets someone and says which data the caller may see. \
+                     Replace with what your tool does and when an assistant should use it.",
+                )
+                .read_only(true),
+        ]
     }
 }
 
-export!(Component);
+zava_tool::export!(Component);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declares_its_schemas() {
+        let def = &Component::tools()[0].definition();
+        let input: zava_tool::serde_json::Value =
+            zava_tool::serde_json::from_str(&def.input_schema).unwrap();
+        assert_eq!(input["type"], "object");
+        assert_eq!(input["required"], zava_tool::serde_json::json!(["name"]));
+        assert_eq!(input["additionalProperties"], false);
+        assert!(def.output_schema.is_some());
+    }
+
+    #[test]
+    fn refuses_unknown_arguments() {
+        let error = Component::tools()[0].call(r#"{"nom":"Ada"}"#).unwrap_err();
+        assert!(matches!(error, ToolError::InvalidArguments(_)), "{error}");
+    }
+}

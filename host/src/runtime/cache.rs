@@ -74,19 +74,8 @@ impl CompiledCache {
         let Some(entry) = self.entry(digest) else {
             return Ok((Component::new(engine, wasm)?, Origin::Compiled));
         };
-        if let Ok(bytes) = std::fs::read(&entry) {
-            // Read into memory rather than `deserialize_file`'s mmap: a file
-            // changed in place under a live mapping kills the process (SIGBUS).
-            // SAFETY: the entry was written by `precompile_component` of an
-            // engine with the same compatibility key, into a folder only this
-            // host writes; wasmtime checks the header and version again.
-            match unsafe { Component::deserialize(engine, &bytes) } {
-                Ok(component) => return Ok((component, Origin::Cache)),
-                Err(error) => {
-                    tracing::warn!(entry = %entry.display(), %error, "discarding unusable compiled-code cache entry");
-                    let _ = std::fs::remove_file(&entry);
-                }
-            }
+        if let Some(component) = self.cached(engine, digest) {
+            return Ok((component, Origin::Cache));
         }
         let compiled = engine.precompile_component(wasm)?;
         if let Err(error) = write_atomically(&entry, &compiled) {
@@ -95,6 +84,26 @@ impl CompiledCache {
         // SAFETY: `compiled` was produced just now by this engine.
         let component = unsafe { Component::deserialize(engine, &compiled)? };
         Ok((component, Origin::Compiled))
+    }
+
+    /// The cached compiled code for `digest`, if there is a usable entry.
+    /// Blocking: call from a blocking thread.
+    pub fn cached(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let entry = self.entry(digest)?;
+        let bytes = std::fs::read(&entry).ok()?;
+        // Read into memory rather than `deserialize_file`'s mmap: a file
+        // changed in place under a live mapping kills the process (SIGBUS).
+        // SAFETY: the entry was written by `precompile_component` of an
+        // engine with the same compatibility key, into a folder only this
+        // host writes; wasmtime checks the header and version again.
+        match unsafe { Component::deserialize(engine, &bytes) } {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::warn!(entry = %entry.display(), %error, "discarding unusable compiled-code cache entry");
+                let _ = std::fs::remove_file(&entry);
+                None
+            }
+        }
     }
 
     fn entry(&self, digest: &str) -> Option<PathBuf> {

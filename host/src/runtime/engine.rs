@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+};
 
 use super::limits::SandboxLimits;
 
@@ -12,8 +14,20 @@ use super::limits::SandboxLimits;
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Builds the engine: component model, async, epoch interruption, and the
-/// pooling allocator sized for `limits`.
+/// pooling allocator sized for `limits`; code compiled by Cranelift.
 pub fn build(limits: &SandboxLimits) -> wasmtime::Result<Engine> {
+    build_with(limits, Strategy::Cranelift)
+}
+
+/// The same engine compiling with Winch, Wasmtime's baseline compiler:
+/// several times faster to compile, slower code. A big component (a whole
+/// Python or JavaScript runtime inside) serves from it first while
+/// Cranelift compiles it in the background (see `Loader::tier_up`).
+pub fn build_baseline(limits: &SandboxLimits) -> wasmtime::Result<Engine> {
+    build_with(limits, Strategy::Winch)
+}
+
+fn build_with(limits: &SandboxLimits, strategy: Strategy) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     let instances = limits.max_instances;
     // A Rust tool component has one core module plus a few small shims.
@@ -29,6 +43,7 @@ pub fn build(limits: &SandboxLimits) -> wasmtime::Result<Engine> {
 
     let mut config = Config::new();
     config
+        .strategy(strategy)
         .wasm_component_model(true)
         .epoch_interruption(true)
         .cranelift_opt_level(OptLevel::Speed)

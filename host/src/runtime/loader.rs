@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 
 use super::cache::{CompiledCache, Origin};
 use super::component_file::ComponentFile;
@@ -38,6 +38,11 @@ pub struct LoadedComponent {
     pub exports: Exports,
     /// Whether this load compiled the code or took it from the disk cache.
     pub origin: Origin,
+    /// Which compiler's code serves it.
+    pub tier: Tier,
+    /// The component's bytes while it serves from baseline code, for the
+    /// optimising compile that replaces it ([`Loader::tier_up`]).
+    pub source: Option<Arc<Vec<u8>>>,
     /// What the operator's policy allows it (imports, limits).
     pub grant: Grant,
 }
@@ -57,10 +62,28 @@ impl LoadedComponent {
             templates: self.templates.clone(),
             exports: self.exports.clone(),
             origin: self.origin,
+            tier: self.tier,
+            source: self.source.clone(),
             grant,
         }
     }
 }
+
+/// Which compiler produced the code a component runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Cranelift: optimised code (compiled now, or from the disk cache).
+    Optimized,
+    /// Winch, the baseline compiler: there in a fraction of the time, for a
+    /// big component's first minutes; replaced by optimised code.
+    Baseline,
+}
+
+/// Components at least this big serve from baseline code first when their
+/// optimised code is not cached: a Python or JavaScript component (a whole
+/// interpreter inside, 12-19 MB) takes Cranelift many seconds, Winch a few
+/// hundred milliseconds (BENCHMARKS.md "Big components").
+pub const TIER_UP_BYTES: usize = 2 << 20;
 
 impl std::fmt::Debug for LoadedComponent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,6 +146,9 @@ pub enum LoadError {
 pub struct Loader {
     engine: Engine,
     linker: Linker<HostState>,
+    /// The baseline engine and its linker, when big components may serve
+    /// from Winch's code first.
+    baseline: Option<(Engine, Linker<HostState>)>,
     cache: Arc<CompiledCache>,
     sandbox: Arc<Sandbox>,
     policy: ArcSwap<Policy>,
@@ -140,10 +166,20 @@ impl Loader {
         Ok(Self {
             engine,
             linker,
+            baseline: None,
             cache: Arc::new(cache),
             sandbox,
             policy: ArcSwap::from_pointee(policy),
         })
+    }
+
+    /// Big components not in the compiled-code cache serve from `engine`'s
+    /// baseline (Winch) code first, until [`Loader::tier_up`].
+    pub fn with_baseline(mut self, engine: Engine) -> wasmtime::Result<Self> {
+        let mut linker = Linker::new(&engine);
+        Capabilities::add_to_linker(&mut linker)?;
+        self.baseline = Some((engine, linker));
+        Ok(self)
     }
 
     pub fn policy(&self) -> Arc<Policy> {
@@ -172,23 +208,11 @@ impl Loader {
             .unwrap_or_else(|| path.to_string_lossy().into());
         // Before compiling: a component the policy refuses costs nothing.
         let grant = self.policy.load().grant(&file, &digest)?;
-        let (engine, cache, key) = (self.engine.clone(), self.cache.clone(), digest.clone());
-        let (component, origin) =
-            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))
-                .await
-                .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
-                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        let offer = contract::check(&self.engine, &component)?;
-
-        // WASI imports we withhold (filesystem, sockets, environment ...)
-        // become traps: the component loads, and using one fails that call.
-        let mut linker = self.linker.clone();
-        wasi::withhold_unlinked(&mut linker, &self.engine, &component)
-            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let exports = linker
-            .instantiate_pre(&component)
-            .and_then(|pre| self.sandbox.prepare(pre, &offer))
-            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let wasm = Arc::new(wasm);
+        let (component, origin, tier) = self.compile(&wasm, &digest).await?;
+        let engine = component.engine().clone();
+        let offer = contract::check(&engine, &component)?;
+        let exports = self.link(&component, &offer)?;
 
         let offered = self.sandbox.discover(&exports, &file, &grant).await?;
         let tools = tooldef::validate(offered.tools)?;
@@ -222,7 +246,98 @@ impl Loader {
             templates,
             exports,
             origin,
+            tier,
+            source: (tier == Tier::Baseline).then_some(wasm),
             grant,
+        })
+    }
+
+    /// The component's code: optimised from the disk cache if it is there;
+    /// else baseline code for a big component (when a baseline engine is
+    /// configured), optimised code compiled now for the rest. Compilation
+    /// runs on a blocking thread.
+    async fn compile(
+        &self,
+        wasm: &Arc<Vec<u8>>,
+        digest: &str,
+    ) -> Result<(Component, Origin, Tier), LoadError> {
+        let (engine, cache, key, bytes) = (
+            self.engine.clone(),
+            self.cache.clone(),
+            digest.to_string(),
+            wasm.clone(),
+        );
+        let baseline = self
+            .baseline
+            .as_ref()
+            .filter(|_| wasm.len() >= TIER_UP_BYTES)
+            .map(|(engine, _)| engine.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Some(baseline) = baseline {
+                if let Some(component) = cache.cached(&engine, &key) {
+                    return Ok((component, Origin::Cache, Tier::Optimized));
+                }
+                let component = Component::new(&baseline, bytes.as_slice())?;
+                return Ok((component, Origin::Compiled, Tier::Baseline));
+            }
+            let (component, origin) = cache.load_or_compile(&engine, &bytes, &key)?;
+            Ok((component, origin, Tier::Optimized))
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
+        .map_err(|e: wasmtime::Error| LoadError::Compile(format!("{e:#}")))
+    }
+
+    /// Links `component` with the linker of the engine that compiled it.
+    fn link(&self, component: &Component, offer: &Offer) -> Result<Exports, LoadError> {
+        let linker = match &self.baseline {
+            Some((engine, linker)) if Engine::same(engine, component.engine()) => linker,
+            _ => &self.linker,
+        };
+        // WASI imports we withhold (filesystem, sockets, environment ...)
+        // become traps: the component loads, and using one fails that call.
+        let mut linker = linker.clone();
+        wasi::withhold_unlinked(&mut linker, component.engine(), component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        linker
+            .instantiate_pre(component)
+            .and_then(|pre| self.sandbox.prepare(pre, offer))
+            .map_err(|e| LoadError::Link(format!("{e:#}")))
+    }
+
+    /// The same component on optimised code, compiled now (and written to
+    /// the disk cache, so a restart starts optimised): what replaces a
+    /// component serving from baseline code. Its declarations are the
+    /// baseline load's (the same bytes); only the code changes.
+    pub async fn tier_up(&self, baseline: &LoadedComponent) -> Result<LoadedComponent, LoadError> {
+        let Some(wasm) = baseline.source.clone() else {
+            return Ok(baseline.with_grant(baseline.grant.clone()));
+        };
+        let (engine, cache, key) = (
+            self.engine.clone(),
+            self.cache.clone(),
+            baseline.digest.clone(),
+        );
+        let (component, origin) =
+            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))
+                .await
+                .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let exports = self.link(&component, &baseline.offer)?;
+        Ok(LoadedComponent {
+            file: baseline.file.clone(),
+            path: baseline.path.clone(),
+            digest: baseline.digest.clone(),
+            offer: baseline.offer,
+            tools: baseline.tools.clone(),
+            prompts: baseline.prompts.clone(),
+            resources: baseline.resources.clone(),
+            templates: baseline.templates.clone(),
+            exports,
+            origin,
+            tier: Tier::Optimized,
+            source: None,
+            grant: baseline.grant.clone(),
         })
     }
 }

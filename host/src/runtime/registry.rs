@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use tokio::sync::watch;
 
-use super::loader::LoadedComponent;
+use super::loader::{LoadedComponent, Tier};
 use super::resourcedef::UriTemplate;
 
 /// One immutable view of every loaded component and what it offers.
@@ -273,7 +273,13 @@ impl ListChanges {
     /// Whether what `uri` reads may have changed: another component (or a
     /// new version of it) serves it now, or nobody does.
     pub fn resource_updated(before: &Catalog, after: &Catalog, uri: &str) -> bool {
-        let owner = |catalog: &Catalog| catalog.resource_owner(uri).map(|(c, _)| Arc::as_ptr(c));
+        // By file and bytes: the same component on new code (tier-up) or
+        // under a new grant reads the same.
+        let owner = |catalog: &Catalog| {
+            catalog
+                .resource_owner(uri)
+                .map(|(c, _)| (c.path.clone(), c.digest.clone()))
+        };
         owner(before) != owner(after)
     }
 }
@@ -332,6 +338,25 @@ impl Registry {
         by_file.insert(component.path.clone(), Arc::new(component));
         self.publish(by_file);
         Ok(())
+    }
+
+    /// Puts `optimized` in place of the same file and bytes serving from
+    /// baseline code; false (nothing done) when the file was replaced or
+    /// removed since.
+    pub fn upgrade(&self, optimized: LoadedComponent) -> bool {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.current.load();
+        match current.by_file.get(&optimized.path) {
+            Some(now) if now.digest == optimized.digest && now.tier == Tier::Baseline => {}
+            _ => return false,
+        }
+        let mut by_file = current.by_file.clone();
+        by_file.insert(optimized.path.clone(), Arc::new(optimized));
+        self.publish(by_file);
+        true
     }
 
     /// Removes the component loaded from `path`; true if there was one.

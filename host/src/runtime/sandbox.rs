@@ -118,6 +118,11 @@ impl Exports {
             Self::V1 { pre, .. } | Self::V2 { pre, .. } => pre,
         }
     }
+
+    /// The compiled component.
+    pub fn component(&self) -> &wasmtime::component::Component {
+        self.pre().component()
+    }
 }
 
 /// What the host asks a component.
@@ -194,7 +199,6 @@ pub struct CallReport {
 struct DeadlineExceeded;
 
 pub struct Sandbox {
-    engine: Engine,
     /// The services behind the imports every call may be granted.
     capabilities: Capabilities,
 }
@@ -230,13 +234,11 @@ impl From<RequestError> for CallError {
 }
 
 impl Sandbox {
-    /// A sandbox on `engine` whose imports reach `capabilities`; each call's
-    /// limits and imports come from its component's grant.
-    pub fn new(engine: Engine, capabilities: Capabilities) -> Self {
-        Self {
-            engine,
-            capabilities,
-        }
+    /// A sandbox whose imports reach `capabilities`; each call's limits and
+    /// imports come from its component's grant, its store from the engine
+    /// that compiled the component.
+    pub fn new(capabilities: Capabilities) -> Self {
+        Self { capabilities }
     }
 
     /// Calls `tool` of `component` with JSON `arguments` as `caller`, under
@@ -296,7 +298,7 @@ impl Sandbox {
 
     async fn run(&self, exports: &Exports, context: Context<'_>, request: Request) -> CallReport {
         let grant = context.grant;
-        let mut store = self.new_store(&context, request.label());
+        let mut store = self.new_store(exports.component().engine(), &context, request.label());
         let mut instantiate = Duration::ZERO;
         let run = async {
             let started = Instant::now();
@@ -324,7 +326,9 @@ impl Sandbox {
 
     /// A store for one call; the caller is `None` while discovering, which
     /// then sees no scope and cannot query.
-    fn new_store(&self, context: &Context<'_>, label: &str) -> Store<HostState> {
+    /// `engine` is the one that compiled the component (Cranelift's, or
+    /// Winch's while a big component waits for optimised code).
+    fn new_store(&self, engine: &Engine, context: &Context<'_>, label: &str) -> Store<HostState> {
         let grant = context.grant;
         let state = HostState {
             caps: self.capabilities.prepare(&CallContext {
@@ -337,7 +341,7 @@ impl Sandbox {
             wasi: WasiState::new(context.file),
             limiter: CallLimiter::new(grant.memory_bytes),
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
         // What the host may allocate for one transfer out of the guest (an
         // import's arguments, an export's answer): strings and lists that

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cache::Origin;
 use super::component_file::{ComponentFile, Fingerprint, list_wasm_files};
-use super::loader::Loader;
+use super::loader::{LoadedComponent, Loader, Tier};
 use super::policy::Ceilings;
 use super::registry::Registry;
 use super::rejudge::PolicyFile;
@@ -211,10 +211,21 @@ impl Watcher {
                 let tools: Vec<String> = component.tools.iter().map(|t| t.name.clone()).collect();
                 let replaced = self.registry.snapshot().component(path).is_some();
                 let origin = component.origin;
-                self.registry
+                let baseline = (component.tier == Tier::Baseline)
+                    .then(|| component.with_grant(component.grant.clone()));
+                let installed = self
+                    .registry
                     .install(component)
                     .map(|()| (tools, replaced, origin))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                if let (Ok(_), Some(baseline)) = (&installed, baseline) {
+                    tokio::spawn(tier_up(
+                        self.loader.clone(),
+                        self.registry.clone(),
+                        baseline,
+                    ));
+                }
+                installed
             }
             Err(error) => Err(error.to_string()),
         };
@@ -310,4 +321,30 @@ fn display_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+/// Replaces a component serving from baseline code with optimised code
+/// once Cranelift has compiled it, unless the file changed meanwhile (then
+/// the newer load stands). Calls in flight finish on the code they started
+/// on; the lists do not change, so clients are not told anything.
+async fn tier_up(loader: Arc<Loader>, registry: Arc<Registry>, baseline: LoadedComponent) {
+    let started = std::time::Instant::now();
+    match loader.tier_up(&baseline).await {
+        Ok(optimized) => {
+            let file = optimized.file.clone();
+            if registry.upgrade(optimized) {
+                tracing::info!(
+                    file = %file,
+                    digest = &baseline.digest[..12],
+                    ms = started.elapsed().as_millis() as u64,
+                    "component now runs optimised code"
+                );
+            }
+        }
+        Err(error) => tracing::warn!(
+            file = %baseline.file,
+            %error,
+            "optimising compile failed; the component keeps serving baseline code"
+        ),
+    }
 }

@@ -175,7 +175,7 @@ async fn answers_as_a_store_manager_and_as_head_office_with_exact_margins() {
         assert_eq!(office["scope"], "head-office");
         assert_eq!(nobody["scope"], "unassigned");
         // Shared reference data: the same rows whoever asks.
-        for field in ["rows", "summary", "row_count", "total_matches", "truncated"] {
+        for field in ["rows", "summary", "row_count", "truncated"] {
             assert_eq!(store[field], office[field], "{field} at {discount}%");
             assert_eq!(store[field], nobody[field], "{field} at {discount}%");
         }
@@ -251,8 +251,15 @@ async fn hot_swaps_into_a_running_server() {
 
     let dropped = Instant::now();
     server.install(FIXTURE, &format!("{FIXTURE}.wasm"));
-    client.next_list_changed().await;
+    // Compiling a 12 MB component (SpiderMonkey inside) from cold takes
+    // seconds, more on a busy machine than next_list_changed's bound.
+    wait_until(Duration::from_secs(240), || {
+        server.tool_names().contains(&TOOL.to_string())
+    })
+    .await
+    .expect("the dropped component is loaded");
     eprintln!("{TOOL} listed {:?} after the drop", dropped.elapsed());
+    client.next_list_changed().await;
     assert!(client.tool_names().await.contains(&TOOL.to_string()));
     let answer = structured(
         &client
@@ -333,8 +340,12 @@ async fn measure_load_and_call_latency() {
         let mut client = server.client(SEATTLE).await;
         let dropped = Instant::now();
         server.install(FIXTURE, &format!("{FIXTURE}.wasm"));
-        client.next_list_changed().await;
+        while !server.tool_names().contains(&TOOL.to_string()) {
+            assert!(dropped.elapsed() < Duration::from_secs(240), "not loaded");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let listed = dropped.elapsed();
+        client.next_list_changed().await;
         assert!(client.tool_names().await.contains(&TOOL.to_string()));
         eprintln!("drop -> listed ({round}): {listed:?}");
 
@@ -353,6 +364,7 @@ async fn measure_load_and_call_latency() {
                 for _ in 0..5 {
                     structured(&client.call(tool, arguments.clone()).await);
                 }
+                let before = metrics(&server.base).await;
                 let mut times = Vec::new();
                 for _ in 0..50 {
                     let started = Instant::now();
@@ -368,9 +380,92 @@ async fn measure_load_and_call_latency() {
                     times[0],
                     times[times.len() - 1]
                 );
+                // Where the time goes, from the host's own metrics (means).
+                let after = metrics(&server.base).await;
+                let mean = |name: &str| {
+                    let d = |m: &BTreeMap<String, f64>, s: &str| {
+                        m.get(&format!("{name}_{s}")).copied().unwrap_or(0.0)
+                    };
+                    let n = d(&after, "count") - d(&before, "count");
+                    Duration::from_secs_f64((d(&after, "sum") - d(&before, "sum")) / n.max(1.0))
+                };
+                eprintln!(
+                    "{tool}: mean instantiate {:?}, mean database query {:?}",
+                    mean("mcp_component_instantiation_duration_seconds"),
+                    mean("mcp_db_query_duration_seconds"),
+                );
             }
         }
         server.stop().await;
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The host's unlabelled metrics (`/metrics`), by sample name.
+async fn metrics(base: &str) -> BTreeMap<String, f64> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+// TEMPORARY experiment harness (removed before hand-off).
+#[tokio::test]
+#[ignore]
+async fn zz_experiment() {
+    let files: Vec<String> = std::env::var("JS_EXP")
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect();
+    let mem = std::env::var("JS_MEM").unwrap_or("64".into());
+    for file in files {
+        let (path, tools) = file.split_once(':').unwrap();
+        let tools: Vec<&str> = tools.split('+').collect();
+        let db = TestDb::fresh().await;
+        let flags = db.serve_flags();
+        let mut flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        flags.extend(["--call-timeout", "30s"]);
+        let policy = format!("[components.exp]\nimports = [\"database\"]\nmemory_mib = {mem}\n");
+        let server = TestServer::start_with_files(&[], &[("policy.toml", &policy)], &flags).await;
+        let args: Value =
+            serde_json::from_str(&std::env::var("JS_ARGS").unwrap_or("{}".into())).unwrap();
+        let started = Instant::now();
+        std::fs::copy(path, server.dir.path().join("exp.wasm")).unwrap();
+        while !server.tool_names().contains(&tools[0].to_string()) {
+            assert!(started.elapsed() < Duration::from_secs(240), "not loaded");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let loaded = started.elapsed();
+        let client = server.client(SEATTLE).await;
+        for tool in tools {
+            let first = client.call(tool, args.clone()).await;
+            let mut times = Vec::new();
+            let mut last = String::new();
+            for _ in 0..10 {
+                let t = Instant::now();
+                let r = client.call(tool, args.clone()).await;
+                times.push(t.elapsed());
+                last = text_of(&r).chars().take(300).collect();
+            }
+            times.sort();
+            eprintln!(
+                "{path} {tool}: loaded {loaded:?}, p50 {:?}, min {:?}\n first (error {}): {}\n last: {last}",
+                times[5],
+                times[0],
+                is_error(&first),
+                text_of(&first).chars().take(300).collect::<String>()
+            );
+        }
+        server.stop().await;
     }
 }

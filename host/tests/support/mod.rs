@@ -378,6 +378,7 @@ pub fn free_port() -> u16 {
 /// Waits until the `mcp-host` child process answers `/readyz` on `port`
 /// (bounded); fails the test if it exits first.
 pub async fn wait_until_ready(child: &mut std::process::Child, port: u16) {
+    mcp_host::embeddings::remote::tls_init();
     for _ in 0..200 {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("mcp-host exited: {status}");

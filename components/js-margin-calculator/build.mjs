@@ -1,6 +1,7 @@
 // Builds this folder's index.js into a WebAssembly component with
-// componentize-js (StarlingMonkey). Usage: node build.mjs OUT.wasm
-// (build.sh calls it; it decides whether a build is needed at all).
+// componentize-js (StarlingMonkey inside). Usage:
+//   node build.mjs OUT.wasm [WIT_DIR]      (WIT_DIR defaults to ../../wit)
+// build.sh calls it; it decides whether a build is needed at all.
 //
 // Needs COMPONENTIZE_JS_DIR: a folder whose node_modules holds
 // @bytecodealliance/componentize-js (scripts/tools.sh installs one).
@@ -33,7 +34,7 @@ const DISABLED_FEATURES = ['http', 'fetch-event', 'stdio'];
 
 const { component } = await componentize({
   sourcePath: join(here, 'index.js'),
-  witPath: resolve(here, '../../wit'),
+  witPath: resolve(process.argv[3] ?? join(here, '../../wit')),
   worldName: 'tool-component',
   disableFeatures: DISABLED_FEATURES,
 });

@@ -212,10 +212,10 @@ function summarize(rows, { product, category, discount, truncated }) {
   );
   const below = rows.filter((r) => r.discounted_margin < 0).map((r) => r.product_name);
 
-  const counted = truncated
-    ? `The first ${rows.length} products (more match; raise limit or narrow the filter)`
-    : `${rows.length} product${rows.length === 1 ? '' : 's'}`;
-  let text = `${counted}${what ? ` ${what}` : ''}: average margin ${pct(now)} at list price`;
+  const counted = `${truncated ? 'The first ' : ''}${rows.length} product${rows.length === 1 ? '' : 's'}`;
+  let text = `${counted}${what ? ` ${what}` : ''}${
+    truncated ? ' (more match: raise limit or narrow the filter)' : ''
+  }: average margin ${pct(now)} at list price`;
   if (discount > 0) text += `, ${pct(after)} at ${discount}% off`;
   text += ` (lowest${discount > 0 ? ' after the discount' : ''}: ${lowest.product_name} at ${
     lowest.discounted_margin_percent === null ? 'n/a' : pct(lowest.discounted_margin_percent)

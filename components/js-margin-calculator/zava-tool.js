@@ -14,8 +14,8 @@
 //       category: optional(string({ description: '...' })),
 //     },
 //     output: { ... },                       // optional: builders or a JSON Schema
-//   }, async (args, ctx) => {
-//     const rows = await ctx.query('SELECT ... WHERE x = $1', [args.category]);
+//   }, (args, ctx) => {                       // may be async
+//     const rows = ctx.query('SELECT ... WHERE x = $1', [args.category]);
 //     return { rows, scope: ctx.scope };      // structured output (with `output`)
 //   });
 //
@@ -367,16 +367,16 @@ export const object = (properties, opts = {}) => new ObjectSchema(properties, op
 
 /** May be absent (an argument the caller may leave out, an output field
  * that may be missing). */
-export function optional(schema) {
-  const copy = Object.assign(Object.create(Object.getPrototypeOf(schema)), toSchema(schema));
-  copy.optional = true;
-  return copy;
-}
+export const optional = (schema) => withFlag(schema, 'optional');
 
 /** May be null (for output fields: `"type": [type, "null"]`). */
-export function nullable(schema) {
-  const copy = Object.assign(Object.create(Object.getPrototypeOf(schema)), toSchema(schema));
-  copy.nullable = true;
+export const nullable = (schema) => withFlag(schema, 'nullable');
+
+/** A copy of `schema` (a builder, or a plain object of builders) with `flag` set. */
+function withFlag(schema, flag) {
+  const base = toSchema(schema);
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(base)), base);
+  copy[flag] = true;
   return copy;
 }
 

@@ -67,10 +67,10 @@ class PeriodRange:
     """The period reported and the one it is compared with (days included)."""
 
     label: str
-    start: Annotated[str, "First day, YYYY-MM-DD"]
-    end: Annotated[str, "Last day, YYYY-MM-DD"]
-    previous_start: Annotated[str, "First day of the same period a year earlier"]
-    previous_end: Annotated[str, "Last day of the same period a year earlier"]
+    start: Annotated[dt.date, "First day"]
+    end: Annotated[dt.date, "Last day"]
+    previous_start: Annotated[dt.date, "First day of the same period a year earlier"]
+    previous_end: Annotated[dt.date, "Last day of the same period a year earlier"]
 
 
 @dataclass
@@ -239,10 +239,10 @@ def store_kpis(
     return StoreKpis(
         period=PeriodRange(
             label=asked.label,
-            start=lo.isoformat(),
-            end=(hi - day).isoformat(),
-            previous_start=prev_lo.isoformat(),
-            previous_end=(prev_hi - day).isoformat(),
+            start=lo,
+            end=hi - day,
+            previous_start=prev_lo,
+            previous_end=prev_hi - day,
         ),
         scope=str(who),
         stores=[kpis(store_id, name) for store_id, name in stores],

@@ -9,3 +9,4 @@ mod support;
 
 mod javascript;
 mod python;
+mod scaffold;

@@ -122,6 +122,11 @@ async fn loads_and_lists_store_kpis_with_schemas_from_its_type_hints() {
         (share["minimum"].clone(), share["maximum"].clone()),
         (json!(0), json!(1))
     );
+    // `datetime.date` -> a string in `date` format.
+    assert_eq!(
+        output["properties"]["period"]["properties"]["start"],
+        json!({ "type": "string", "format": "date", "description": "First day" })
+    );
     // `Kpis | None` -> an object schema or null.
     assert!(output["properties"]["total"]["type"] == json!(["object", "null"]));
     server.stop().await;

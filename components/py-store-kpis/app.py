@@ -27,7 +27,8 @@ CENT = Decimal("0.01")
 # Three kinds of row: the two periods' bounds, the stores, and the sales
 # summed per (period, store, category) with grouping sets for the store,
 # category and overall totals (store and category are never NULL in the
-# data, so a NULL there is a total).
+# data, so a NULL there is a total); categories of the earlier period are
+# not needed.
 SQL = """
 WITH bounds AS (
     SELECT coalesce($1::date, CURRENT_DATE - ($3::int - 1)) AS lo,
@@ -59,6 +60,7 @@ SELECT 'sales', period, store_id, category_name, NULL, NULL,
 FROM lines
 GROUP BY GROUPING SETS ((period, store_id, category_name), (period, store_id),
                         (period, category_name), (period))
+HAVING period = 'current' OR category_name IS NULL
 """
 
 

@@ -29,6 +29,15 @@ MAX_DAYS = 3660
 FIRST_YEAR, LAST_YEAR = 1000, 9998
 
 
+# Compiled at import, i.e. at build time: componentize-py snapshots them, so
+# a call (a fresh instance) does not compile regular expressions again.
+_YEAR = re.compile(r"(\d{4})")
+_QUARTER = re.compile(r"(\d{4}) ?-? ?q([1-4])")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_DAYS = re.compile(r"(\d{4}-\d{2}-\d{2}) ?\.\. ?(\d{4}-\d{2}-\d{2})")
+_LAST = re.compile(r"last (\d{1,5}) days?")
+
+
 @dataclasses.dataclass(frozen=True)
 class Period:
     """Either absolute dates, `start` to `end` (the day after the last), or
@@ -55,25 +64,25 @@ def parse(text: str) -> Period:
     """Parses a period; `ValueError` says what is accepted."""
     words = " ".join(text.lower().split())
     try:
-        if m := re.fullmatch(r"(\d{4})", words):
+        if m := _YEAR.fullmatch(words):
             year = _year(m[1])
             return Period(f"{year}", dt.date(year, 1, 1), dt.date(year + 1, 1, 1))
-        if m := re.fullmatch(r"(\d{4}) ?-? ?q([1-4])", words):
+        if m := _QUARTER.fullmatch(words):
             year, quarter = _year(m[1]), int(m[2])
             first = 3 * quarter - 2
             return Period(f"{year}-Q{quarter}", dt.date(year, first, 1), _next_month(year, first + 2))
-        if m := re.fullmatch(r"(\d{4})-(\d{2})", words):
+        if m := _MONTH.fullmatch(words):
             year, month = _year(m[1]), int(m[2])
             if not 1 <= month <= 12:
                 raise ValueError(f"month {month} does not exist")
             return Period(f"{year}-{month:02}", dt.date(year, month, 1), _next_month(year, month))
-        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2}) ?\.\. ?(\d{4}-\d{2}-\d{2})", words):
+        if m := _DAYS.fullmatch(words):
             first, last = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
             _year(str(first.year)), _year(str(last.year))
             if last < first:
                 raise ValueError(f"the range ends ({last}) before it starts ({first})")
             return Period(f"{first}..{last}", first, last + dt.timedelta(days=1))
-        if m := re.fullmatch(r"last (\d{1,5}) days?", words):
+        if m := _LAST.fullmatch(words):
             days = int(m[1])
             if not 1 <= days <= MAX_DAYS:
                 raise ValueError(f"last N days takes N from 1 to {MAX_DAYS}")

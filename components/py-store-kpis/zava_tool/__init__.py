@@ -135,6 +135,11 @@ class Arg:
 
     def schema(self) -> dict[str, Any]:
         """The JSON Schema keywords this adds."""
+        if self.pattern is not None:
+            # A bad pattern fails the build; a good one is compiled now, at
+            # build time, into `re`'s cache, which componentize-py snapshots
+            # (every call is a fresh instance: it would compile it again).
+            re.compile(self.pattern)
         keywords = {
             "description": self.description,
             "minimum": self.minimum,
@@ -637,21 +642,20 @@ def _param(value: Any) -> wit_types.SqlValue:
     raise TypeError(f"cannot pass {type(value).__name__} as a SQL parameter")
 
 
+_FROM_SQL: dict[type, Callable[[Any], Any]] = {
+    wit_types.SqlValue_Numeric: Decimal,
+    wit_types.SqlValue_Date: dt.date.fromisoformat,
+    wit_types.SqlValue_Timestamp: dt.datetime.fromisoformat,
+    wit_types.SqlValue_Json: json.loads,
+}
+
+
 def _value(value: wit_types.SqlValue) -> Any:
     """A WIT `sql-value` as a Python value (see the module docstring)."""
-    match value:
-        case wit_types.SqlValue_Null():
-            return None
-        case wit_types.SqlValue_Numeric(text):
-            return Decimal(text)
-        case wit_types.SqlValue_Date(text):
-            return dt.date.fromisoformat(text)
-        case wit_types.SqlValue_Timestamp(text):
-            return dt.datetime.fromisoformat(text)
-        case wit_types.SqlValue_Json(text):
-            return json.loads(text)
-        case _:
-            return value.value
+    if isinstance(value, wit_types.SqlValue_Null):
+        return None
+    convert = _FROM_SQL.get(type(value))
+    return value.value if convert is None else convert(value.value)
 
 
 _DB_ERRORS = {

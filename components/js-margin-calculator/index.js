@@ -50,16 +50,28 @@ const SORTS = {
 // The database returns the catalogue figures and the discounted price
 // (rounded to the cent in `numeric`, exactly); the margins are worked out
 // here in integer cents, so they are exact too.
+//
+// The rows come back as ONE json value (an array of arrays) rather than a
+// row-set: lifting thousands of separate SQL values through the generated
+// component bindings costs ~10 µs each in the interpreter, JSON.parse of
+// one string almost nothing. `total` counts every match ($4 is the limit).
 const SQL = `
-SELECT product_id, sku, product_name, category, cost, base_price, sale_price
-  FROM (SELECT p.product_id, p.sku, p.product_name, c.category_name AS category,
-               p.cost, p.base_price,
-               round(p.base_price * (100 - $1::numeric) / 100, 2) AS sale_price
-          FROM retail.products p
-          JOIN retail.categories c ON c.category_id = p.category_id
-         WHERE ($2::text IS NULL OR p.product_name ILIKE $2::text OR p.sku ILIKE $2::text)
-           AND ($3::text IS NULL OR c.category_name ILIKE $3::text)) matched
- ORDER BY %ORDER%`;
+WITH matched AS (
+  SELECT p.product_id, p.sku, p.product_name, c.category_name AS category,
+         p.cost, p.base_price,
+         round(p.base_price * (100 - $1::numeric) / 100, 2) AS sale_price
+    FROM retail.products p
+    JOIN retail.categories c ON c.category_id = p.category_id
+   WHERE ($2::text IS NULL OR p.product_name ILIKE $2::text OR p.sku ILIKE $2::text)
+     AND ($3::text IS NULL OR c.category_name ILIKE $3::text)
+), ranked AS (
+  SELECT *, row_number() OVER (ORDER BY %ORDER%) AS n FROM matched
+)
+SELECT coalesce(json_agg(json_build_array(product_id, sku, product_name, category,
+                                          cost, base_price, sale_price) ORDER BY n)
+                  FILTER (WHERE n <= $4), '[]'::json) AS rows,
+       count(*) AS total
+  FROM ranked`;
 
 /** `%text%` for ILIKE, with the caller's own `%`, `_` and `\` taken literally. */
 const contains = (text) => (text === undefined ? null : `%${text.replace(/[\\%_]/g, '\\$&')}%`);
@@ -76,7 +88,7 @@ function percent(partCents, wholeCents) {
   return (partCents < 0 ? -hundredths : hundredths) / 100;
 }
 
-function priced({ product_id, sku, product_name, category, cost, base_price, sale_price }) {
+function priced([product_id, sku, product_name, category, cost, base_price, sale_price]) {
   const costC = cents(cost);
   const listC = cents(base_price);
   const saleC = cents(sale_price);
@@ -148,6 +160,7 @@ tool(
       },
       rows: array(ROW),
       row_count: integer(),
+      total_matches: integer({ description: 'Products matching the filter (rows stop at `limit`)' }),
       truncated: boolean({ description: 'More products matched than `limit`' }),
       summary: {
         text: string(),
@@ -165,15 +178,14 @@ tool(
   },
   (args, ctx) => {
     const { product, category, discount_percent: discount, sort, limit } = args;
-    const found = ctx.query(
+    const [{ rows: found, total }] = ctx.query(
       SQL.replace('%ORDER%', SORTS[sort]),
-      [{ tag: 'numeric', val: String(discount) }, contains(product), contains(category)],
-      { maxRows: limit },
+      [{ tag: 'numeric', val: String(discount) }, contains(product), contains(category), limit],
     );
     const rows = found.map(priced);
-    const truncated = found.truncated;
+    const truncated = total > rows.length;
 
-    const summary = summarize(rows, { product, category, discount, truncated });
+    const summary = summarize(rows, { product, category, discount, total });
     return reply({
       text: summary.text,
       structured: {
@@ -182,6 +194,7 @@ tool(
         filter: { product: product ?? null, category: category ?? null },
         rows,
         row_count: rows.length,
+        total_matches: total,
         truncated,
         summary,
       },
@@ -189,7 +202,7 @@ tool(
   },
 );
 
-function summarize(rows, { product, category, discount, truncated }) {
+function summarize(rows, { product, category, discount, total }) {
   const what = [
     product !== undefined ? `matching "${product}"` : null,
     category !== undefined ? `in categories matching "${category}"` : null,
@@ -212,10 +225,11 @@ function summarize(rows, { product, category, discount, truncated }) {
   );
   const below = rows.filter((r) => r.discounted_margin < 0).map((r) => r.product_name);
 
-  const counted = `${truncated ? 'The first ' : ''}${rows.length} product${rows.length === 1 ? '' : 's'}`;
-  let text = `${counted}${what ? ` ${what}` : ''}${
-    truncated ? ' (more match: raise limit or narrow the filter)' : ''
-  }: average margin ${pct(now)} at list price`;
+  const counted =
+    total > rows.length
+      ? `The first ${rows.length} of ${total} products`
+      : `${rows.length} product${rows.length === 1 ? '' : 's'}`;
+  let text = `${counted}${what ? ` ${what}` : ''}: average margin ${pct(now)} at list price`;
   if (discount > 0) text += `, ${pct(after)} at ${discount}% off`;
   text += ` (lowest${discount > 0 ? ' after the discount' : ''}: ${lowest.product_name} at ${
     lowest.discounted_margin_percent === null ? 'n/a' : pct(lowest.discounted_margin_percent)

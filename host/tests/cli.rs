@@ -1,7 +1,7 @@
 //! The `mcp-host` binary's command line: help for every command, the
 //! container health check, and a config file driving `serve`.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

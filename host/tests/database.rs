@@ -1,6 +1,6 @@
 //! Migrations, roles and the data generator against a real PostgreSQL.
 
-mod support;
+use crate::support;
 
 use mcp_host::db::migrate;
 use mcp_host::seed::{self, SeedOptions};

@@ -2,7 +2,7 @@
 //! or faster than allowed; probes and metrics asked for under a foreign
 //! Host; requests naming two hosts; metrics on a public listener.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! `WWW-Authenticate` challenge that lets a client (VS Code) sign in by
 //! itself; a valid token must map to the right store through PostgreSQL.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,7 +1,7 @@
 //! One identity gets a share of the pool, not the pool: Seattle's manager
 //! saturating their share leaves connections for Bellevue's.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

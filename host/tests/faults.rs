@@ -9,7 +9,7 @@
 //! Complements `sql_tools.rs` (a database that never was), `hostile.rs`
 //! (one misbehaving call at a time) and `hot_swap.rs` (one corrupt file).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Hostile components: each misbehaviour becomes a tool error with a plain
 //! message, and the host keeps serving other calls meanwhile and after.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

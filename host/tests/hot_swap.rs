@@ -1,7 +1,7 @@
 //! Drop-in loading: add, replace, delete and break components while a client
 //! is connected, with `tools/list_changed` on the client's GET stream.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

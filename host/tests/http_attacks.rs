@@ -6,7 +6,7 @@
 //! request id, HTTP/2 without a `Host` header, and headers that contradict
 //! the body.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

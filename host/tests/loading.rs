@@ -1,6 +1,6 @@
 //! The loader and its disk cache, driven directly (no HTTP).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

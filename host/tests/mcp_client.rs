@@ -1,6 +1,6 @@
 //! A real MCP client (rmcp over Streamable HTTP) against the host.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

@@ -5,7 +5,7 @@
 //! memory (VmHWM) stays under a stated bound while `/healthz` keeps
 //! answering.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! database) reaching a collector — here a loopback OTLP/HTTP receiver that
 //! decodes what the real `mcp-host` binary sends.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

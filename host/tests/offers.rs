@@ -4,7 +4,7 @@
 //! notifications that reach only the calling session; hot swaps of every
 //! list announced; clashes refused; 0.1 components beside 0.2 ones.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

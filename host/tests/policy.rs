@@ -2,7 +2,7 @@
 //! default, limits narrowed per component, sha256 pinning, and edits to the
 //! policy file taking effect without a restart.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

@@ -7,7 +7,7 @@
 //! /usr/lib/postgresql/15/bin). It is `#[ignore]`d; `scripts/test.sh` runs
 //! it when such a PostgreSQL exists and says so when it does not.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

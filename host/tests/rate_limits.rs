@@ -2,7 +2,7 @@
 //! MCP error (and when to retry); other callers are unaffected; the limit
 //! recovers on its own.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

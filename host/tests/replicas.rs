@@ -6,7 +6,7 @@
 //! lag bound it is skipped until it catches up. The attack corpus on a
 //! replica is in `sql_attacks.rs`.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! with every parameter in full: the gate secret (and the key derived from
 //! it) and the query role's password.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `semantic_search_products` through MCP with the local model, and the
 //! `embed` command, against a real PostgreSQL with pgvector.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -19,7 +19,7 @@
 //! and every way PostgreSQL can call a function (call syntax, attribute
 //! notation, operators, casts).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,16 +85,18 @@ fn corpus_limits() -> QueryLimits {
     }
 }
 
-/// Nothing may outlive a query: no advisory lock, no open transaction.
+/// Nothing may outlive a query: no advisory lock, no open transaction (in
+/// this test's database: other tests share the cluster).
 async fn assert_no_lasting_state(db: &TestDb) {
     let admin = db.admin().await;
     // Connections being dropped may need a moment to end their backends.
     for _ in 0..50 {
         let row = admin
             .query_one(
-                "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'),
+                "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())),
                         (SELECT count(*) FROM pg_stat_activity
-                          WHERE usename IN ('zava_query', 'zava_hq') AND state LIKE 'idle in transaction%')",
+                          WHERE usename IN ('zava_query', 'zava_hq') AND datname = current_database()
+                            AND state LIKE 'idle in transaction%')",
                 &[],
             )
             .await
@@ -107,7 +109,7 @@ async fn assert_no_lasting_state(db: &TestDb) {
     }
     let row = admin
         .query_one(
-            "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'),
+            "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())),
                     to_regclass('retail.stolen') IS NULL",
             &[],
         )

@@ -1,7 +1,7 @@
 //! The SQL tools through the MCP endpoint against a real PostgreSQL: store
 //! isolation, the schema tool, many concurrent callers, and a dead database.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

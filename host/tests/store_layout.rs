@@ -4,7 +4,7 @@
 //! at all; partitions cannot be read around their parent; and `migrate`
 //! moves a database of the previous layout in place, every row kept.
 
-mod support;
+use crate::support;
 
 use mcp_host::db::caller::{Caller, CallerDb, QueryLimits};
 use mcp_host::db::gate::{GateKey, Purpose, now_ms};

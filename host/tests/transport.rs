@@ -1,7 +1,7 @@
 //! The HTTP edge, spoken to with a plain HTTP client: Host/Origin checks,
 //! identity, body cap, JSON-RPC errors, sessions, the GET stream, health.
 
-mod support;
+use crate::support;
 
 use http::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};

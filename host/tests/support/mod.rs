@@ -1,7 +1,7 @@
 //! Shared fixtures for the integration tests: built components, a running
 //! host on a private folder and port, and a real MCP client (rmcp's, over
 //! Streamable HTTP) that records `tools/list_changed` notifications.
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(dead_code)] // some helpers serve only the tests of one build configuration
 
 pub mod attacks;
 pub mod entra;
@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 pub const HEAD_OFFICE: &str = "00000000-0000-0000-0000-000000000000";
 pub const SEATTLE: &str = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
 
-/// The folder of built fixture components (built once per test binary).
+/// The folder of built fixture components (built once per test run).
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {

@@ -4,9 +4,6 @@
 //! bad arguments, and is contained like a Rust component when it loops or
 //! allocates without end.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod javascript;
 mod python;
 mod scaffold;

@@ -47,7 +47,12 @@ if [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
 fi
 
 mkdir -p "$(dirname "$out")"
-# From this folder: componentize-js maps the working directory into its
-# build sandbox (wizer), so only this folder's files are visible to it.
-(cd "$here" && COMPONENTIZE_JS_DIR=$tools node build.mjs "$out" "$root/wit")
+# From a copy of this folder's sources, symbolic links followed:
+# componentize-js maps the working directory into its build sandbox (wizer)
+# and sees nothing outside it, while a shared helper may be a link to
+# another folder (bench/languages/js links this one's).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$here" && find -L . -maxdepth 1 -type f \( -name '*.js' -o -name '*.mjs' \) -exec cp -L {} "$tmp/" \;)
+(cd "$tmp" && COMPONENTIZE_JS_DIR=$tools node build.mjs "$out" "$root/wit")
 echo "$stamp" >"$out.stamp"

@@ -84,9 +84,15 @@ impl AuditLog {
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 let file = options.open(path)?;
-                // `mode` applies to a new file only; tighten an existing one.
+                // `mode` applies to a new file only; tighten an existing
+                // regular one. Never a device or a pipe: `--audit-log
+                // /dev/null` made /dev/null unwritable for every other
+                // user of the machine (PostgreSQL's server among them), and
+                // a log shipper's FIFO would lock its reader out.
                 #[cfg(unix)]
-                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+                if file.metadata()?.file_type().is_file() {
+                    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+                }
                 Box::new(file)
             }
         };
@@ -257,6 +263,33 @@ fn without_comments(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_regular_file_is_made_private_and_a_fifo_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+        let file = dir.path().join("audit.jsonl");
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(AuditLog::start(&AuditTarget::File(file.clone())).unwrap());
+        assert_eq!(mode(&file), 0o600);
+
+        // A pipe to a log shipper (or a device such as /dev/null) is not ours
+        // to chmod. Its reader opens first so the writer's open returns.
+        let fifo = dir.path().join("shipper");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::File::open(fifo).unwrap())
+        };
+        drop(AuditLog::start(&AuditTarget::File(fifo.clone())).unwrap());
+        drop(reader.join().unwrap());
+        assert_eq!(mode(&fifo), 0o644);
+    }
 
     #[test]
     fn literals_and_comments_never_survive() {

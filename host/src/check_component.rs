@@ -27,6 +27,7 @@ pub async fn run(args: &CheckComponentArgs) -> anyhow::Result<bool> {
         deadline: args.call_timeout,
         memory_bytes: args.memory_limit_mib << 20,
         max_instances: 4,
+        warm_memory_bytes: 0,
     };
     let ceilings = Ceilings::new(&limits, args.max_rows);
     let policy_path = args.policy.clone().unwrap_or_else(|| {

@@ -315,6 +315,12 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_MAX_INSTANCES", default_value_t = 256)]
     pub max_instances: u32,
 
+    /// Memory (MiB) an idle instance slot keeps resident for the next call
+    /// of the same component, in at most 8 slots (0: give every page back
+    /// after each call, and fault it in again on the next).
+    #[arg(long, env = "MCP_WARM_MEMORY_MIB", default_value_t = 16)]
+    pub warm_memory_mib: usize,
+
     /// Serve a big component (2 MiB or more, e.g. Python or JavaScript)
     /// whose optimised code is not cached from baseline code (Winch, compiled
     /// in a fraction of the time) while Cranelift compiles it in the
@@ -349,6 +355,7 @@ impl ServeArgs {
             deadline: self.call_timeout,
             memory_bytes: self.memory_limit_mib << 20,
             max_instances: self.max_instances,
+            warm_memory_bytes: self.warm_memory_mib << 20,
         }
     }
 

@@ -33,7 +33,11 @@ fn main() -> anyhow::Result<()> {
     let telemetry = mcp_host::telemetry::init(cli.log_format, runtime.handle());
     let outcome = runtime.block_on(run(cli));
     drop(telemetry);
-    drop(runtime);
+    // Not a plain drop, which waits for every blocking task: a background
+    // compile of a big component (tens of seconds) must not hold up the
+    // exit past an orchestrator's grace period; the code it was making is
+    // simply not cached.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     outcome
 }
 

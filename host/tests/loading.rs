@@ -9,7 +9,8 @@ use mcp_host::runtime::cache::{CompiledCache, Origin};
 use mcp_host::runtime::engine;
 use mcp_host::runtime::limits::SandboxLimits;
 use mcp_host::runtime::loader::{LoadError, Loader};
-use mcp_host::runtime::policy::{Ceilings, Policy};
+use mcp_host::runtime::policy::{Ceilings, Grant, Policy};
+use mcp_host::runtime::registry::Registry;
 use mcp_host::runtime::sandbox::Sandbox;
 use support::fixture;
 
@@ -142,7 +143,26 @@ async fn a_big_component_serves_from_baseline_code_until_optimised_code_is_ready
         looped.result.err()
     );
 
-    let optimized = loader.tier_up(&baseline).await.unwrap();
+    // A compile no longer wanted when its turn comes is skipped.
+    assert!(loader.tier_up(&baseline, || false).await.unwrap().is_none());
+
+    // The policy narrows the grant while Cranelift compiles: the optimised
+    // code swapped in keeps the grant in force, not the load-time one.
+    let registry = Registry::default();
+    registry
+        .install(baseline.with_grant(baseline.grant.clone()))
+        .unwrap();
+    let optimized = loader.tier_up(&baseline, || true).await.unwrap().unwrap();
+    let narrowed = Grant {
+        memory_bytes: 1 << 20,
+        ..baseline.grant.clone()
+    };
+    assert!(registry.regrant(&path, &baseline.digest, narrowed.clone()));
+    assert!(registry.upgrade(optimized.with_grant(optimized.grant.clone())));
+    let now = registry.snapshot().component(&path).unwrap().clone();
+    assert_eq!((now.tier, &now.grant), (Tier::Optimized, &narrowed));
+    assert!(!registry.serves_baseline(&path, &baseline.digest));
+
     assert_eq!(optimized.tier, Tier::Optimized);
     assert_eq!(optimized.tools.len(), baseline.tools.len());
     let answer = sandbox.call_tool(&optimized, "py_ok", "{}", &caller).await;

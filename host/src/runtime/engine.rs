@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+    Strategy,
 };
 
-use super::limits::SandboxLimits;
+use super::limits::{SandboxLimits, WARM_SLOTS};
 
 /// How often the epoch advances. A running guest yields to the async runtime
 /// at every tick (so a busy loop cannot starve other calls) and checks its
@@ -39,7 +40,16 @@ fn build_with(limits: &SandboxLimits, strategy: Strategy) -> wasmtime::Result<En
         .max_core_instances_per_component(16)
         .max_memories_per_component(2)
         .max_tables_per_component(16)
-        .max_memory_size(limits.memory_bytes);
+        .max_memory_size(limits.memory_bytes)
+        // Warm slots: a slot keeps up to `warm_memory_bytes` resident and,
+        // with PAGEMAP_SCAN (Linux 6.7+), resets only the pages the call
+        // dirtied back to the component's image, so the next instance of
+        // the same component takes no page faults on them. Idle slots past
+        // WARM_SLOTS give their memory back.
+        .linear_memory_keep_resident(limits.warm_memory_bytes)
+        .table_keep_resident(limits.warm_memory_bytes.min(1 << 20))
+        .pagemap_scan(Enabled::Auto)
+        .max_unused_warm_slots(WARM_SLOTS);
 
     let mut config = Config::new();
     config

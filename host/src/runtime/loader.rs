@@ -149,6 +149,11 @@ pub struct Loader {
     /// The baseline engine and its linker, when big components may serve
     /// from Winch's code first.
     baseline: Option<(Engine, Linker<HostState>)>,
+    /// Where background compiles run: one at a time (`tier_up_turn`), on
+    /// one thread, so a component being optimised leaves the other cores
+    /// to calls, loads and the embedding model instead of stalling them.
+    tier_up_pool: Option<Arc<rayon::ThreadPool>>,
+    tier_up_turn: tokio::sync::Mutex<()>,
     cache: Arc<CompiledCache>,
     sandbox: Arc<Sandbox>,
     policy: ArcSwap<Policy>,
@@ -167,6 +172,8 @@ impl Loader {
             engine,
             linker,
             baseline: None,
+            tier_up_pool: None,
+            tier_up_turn: tokio::sync::Mutex::new(()),
             cache: Arc::new(cache),
             sandbox,
             policy: ArcSwap::from_pointee(policy),
@@ -179,6 +186,12 @@ impl Loader {
         let mut linker = Linker::new(&engine);
         Capabilities::add_to_linker(&mut linker)?;
         self.baseline = Some((engine, linker));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "tier-up".into())
+            .build()
+            .map_err(|e| wasmtime::format_err!("cannot start the tier-up thread: {e}"))?;
+        self.tier_up_pool = Some(Arc::new(pool));
         Ok(self)
     }
 
@@ -277,8 +290,16 @@ impl Loader {
                 if let Some(component) = cache.cached(&engine, &key) {
                     return Ok((component, Origin::Cache, Tier::Optimized));
                 }
-                let component = Component::new(&baseline, bytes.as_slice())?;
-                return Ok((component, Origin::Compiled, Tier::Baseline));
+                // Winch does not compile every proposal Cranelift does (tail
+                // calls, relaxed SIMD, ...): what it refuses, Cranelift
+                // compiles now, so a component loads whichever is first.
+                match Component::new(&baseline, bytes.as_slice()) {
+                    Ok(component) => return Ok((component, Origin::Compiled, Tier::Baseline)),
+                    Err(error) => tracing::info!(
+                        error = %format!("{error:#}"),
+                        "the baseline compiler refused a component; compiling optimised code now"
+                    ),
+                }
             }
             let (component, origin) = cache.load_or_compile(&engine, &bytes, &key)?;
             Ok((component, origin, Tier::Optimized))
@@ -308,23 +329,39 @@ impl Loader {
     /// The same component on optimised code, compiled now (and written to
     /// the disk cache, so a restart starts optimised): what replaces a
     /// component serving from baseline code. Its declarations are the
-    /// baseline load's (the same bytes); only the code changes.
-    pub async fn tier_up(&self, baseline: &LoadedComponent) -> Result<LoadedComponent, LoadError> {
+    /// baseline load's (the same bytes); only the code changes (the
+    /// registry keeps whatever grant is in force when it swaps it in).
+    ///
+    /// Background compiles take turns on one thread; `still_wanted` is asked
+    /// when this one's turn comes, so a component replaced or removed while
+    /// it waited costs nothing. `Ok(None)`: no longer wanted.
+    pub async fn tier_up(
+        &self,
+        baseline: &LoadedComponent,
+        still_wanted: impl Fn() -> bool,
+    ) -> Result<Option<LoadedComponent>, LoadError> {
         let Some(wasm) = baseline.source.clone() else {
-            return Ok(baseline.with_grant(baseline.grant.clone()));
+            return Ok(Some(baseline.with_grant(baseline.grant.clone())));
         };
-        let (engine, cache, key) = (
+        let _turn = self.tier_up_turn.lock().await;
+        if !still_wanted() {
+            return Ok(None);
+        }
+        let (engine, cache, key, pool) = (
             self.engine.clone(),
             self.cache.clone(),
             baseline.digest.clone(),
+            self.tier_up_pool.clone(),
         );
-        let (component, origin) =
-            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))
-                .await
-                .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
-                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let (component, origin) = tokio::task::spawn_blocking(move || match pool {
+            Some(pool) => pool.install(|| cache.load_or_compile(&engine, &wasm, &key)),
+            None => cache.load_or_compile(&engine, &wasm, &key),
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let exports = self.link(&component, &baseline.offer)?;
-        Ok(LoadedComponent {
+        Ok(Some(LoadedComponent {
             file: baseline.file.clone(),
             path: baseline.path.clone(),
             digest: baseline.digest.clone(),
@@ -338,6 +375,6 @@ impl Loader {
             tier: Tier::Optimized,
             source: None,
             grant: baseline.grant.clone(),
-        })
+        }))
     }
 }

@@ -11,6 +11,7 @@ use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use tokio::sync::watch;
 
 use super::loader::{LoadedComponent, Tier};
+use super::policy::Grant;
 use super::resourcedef::UriTemplate;
 
 /// One immutable view of every loaded component and what it offers.
@@ -341,20 +342,52 @@ impl Registry {
     }
 
     /// Puts `optimized` in place of the same file and bytes serving from
-    /// baseline code; false (nothing done) when the file was replaced or
-    /// removed since.
+    /// baseline code, under the grant in force now (the policy may have
+    /// changed while it compiled); false (nothing done) when the file was
+    /// replaced or removed since.
     pub fn upgrade(&self, optimized: LoadedComponent) -> bool {
         let _guard = self
             .write
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current.load();
-        match current.by_file.get(&optimized.path) {
-            Some(now) if now.digest == optimized.digest && now.tier == Tier::Baseline => {}
+        let optimized = match current.by_file.get(&optimized.path) {
+            Some(now) if now.digest == optimized.digest && now.tier == Tier::Baseline => {
+                optimized.with_grant(now.grant.clone())
+            }
             _ => return false,
-        }
+        };
         let mut by_file = current.by_file.clone();
         by_file.insert(optimized.path.clone(), Arc::new(optimized));
+        self.publish(by_file);
+        true
+    }
+
+    /// Whether the file at `path` still serves these bytes from baseline
+    /// code (a background compile for it is still wanted).
+    pub fn serves_baseline(&self, path: &Path, digest: &str) -> bool {
+        self.current
+            .load()
+            .by_file
+            .get(path)
+            .is_some_and(|now| now.digest == digest && now.tier == Tier::Baseline)
+    }
+
+    /// Gives the component now loaded from `path` with these bytes `grant`,
+    /// whatever code it runs (a tier-up may have swapped it since the
+    /// caller looked); false when the file was replaced or removed.
+    pub fn regrant(&self, path: &Path, digest: &str, grant: Grant) -> bool {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.current.load();
+        let regranted = match current.by_file.get(path) {
+            Some(now) if now.digest == digest => now.with_grant(grant),
+            _ => return false,
+        };
+        let mut by_file = current.by_file.clone();
+        by_file.insert(path.to_path_buf(), Arc::new(regranted));
         self.publish(by_file);
         true
     }

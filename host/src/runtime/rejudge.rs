@@ -81,12 +81,9 @@ pub fn rejudge(policy: &Policy, registry: &Registry) -> usize {
                 }
             }
             Ok(grant) if grant != component.grant => {
-                if let Err(error) = registry.install(component.with_grant(grant)) {
-                    // Cannot clash: the same file's tools replace themselves.
-                    tracing::error!(file = %component.file, %error, "cannot apply the new grant; removing the component");
-                    registry.remove(&component.path);
-                    removed += 1;
-                }
+                // On the entry in the registry now, not this snapshot's: a
+                // tier-up may have swapped in optimised code meanwhile.
+                registry.regrant(&component.path, &component.digest, grant);
             }
             Ok(_) => {}
         }

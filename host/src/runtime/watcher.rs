@@ -325,12 +325,14 @@ fn display_name(path: &Path) -> String {
 
 /// Replaces a component serving from baseline code with optimised code
 /// once Cranelift has compiled it, unless the file changed meanwhile (then
-/// the newer load stands). Calls in flight finish on the code they started
+/// the newer load stands; a compile not yet started is skipped). Calls in flight finish on the code they started
 /// on; the lists do not change, so clients are not told anything.
 async fn tier_up(loader: Arc<Loader>, registry: Arc<Registry>, baseline: LoadedComponent) {
     let started = std::time::Instant::now();
-    match loader.tier_up(&baseline).await {
-        Ok(optimized) => {
+    let still_wanted = || registry.serves_baseline(&baseline.path, &baseline.digest);
+    match loader.tier_up(&baseline, still_wanted).await {
+        Ok(None) => {}
+        Ok(Some(optimized)) => {
             let file = optimized.file.clone();
             if registry.upgrade(optimized) {
                 tracing::info!(

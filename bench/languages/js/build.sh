@@ -1,0 +1,1 @@
+../../../components/js-margin-calculator/build.sh

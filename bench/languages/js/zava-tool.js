@@ -1,0 +1,1 @@
+../../../components/js-margin-calculator/zava-tool.js

@@ -1,0 +1,1 @@
+../../../components/py-store-kpis/build.sh

@@ -157,6 +157,116 @@ fn check_component_says_what_a_component_offers_and_what_the_policy_grants() {
         .unwrap();
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).starts_with("component rejected: "));
+    // Described, but the headline is the verdict: no "ok" for a refusal.
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(!text.contains("ok: serve would load it"), "{text}");
+    assert!(
+        text.starts_with("conformance.wasm  REFUSED: serve would not load it"),
+        "{text}"
+    );
+    assert!(text.contains("tool test_simple_text:"), "{text}");
+    assert!(
+        text.contains("policy    REFUSED: the component policy does not list `conformance`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_component_names_a_file_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let check = mcp_host()
+        .arg("check-component")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        said.contains(&format!(
+            "cannot read {}: No such file or directory",
+            missing.display()
+        )),
+        "{said}"
+    );
+}
+
+/// `serve` with `dir` as its components folder (and its `policy.toml`, if
+/// there is one): the line it logs when it refuses `file`.
+async fn serve_logs_refusal(dir: &std::path::Path, file: &str) -> String {
+    let port = support::free_port();
+    let mut child = mcp_host()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--identity",
+            "dev-header",
+            "--no-database",
+        ])
+        .args(["--embeddings", "none", "--audit-log", "off", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--components")
+        .arg(dir)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::wait_until_ready(&mut child, port).await;
+    // SAFETY: plain signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| {
+            let message = l["message"].as_str()?;
+            (message.starts_with("component rejected") && l["file"] == file)
+                .then(|| message.to_string())
+        })
+        .unwrap_or_else(|| panic!("serve logs the refusal of {file}:\n{logs}"))
+}
+
+/// The policy judges the component before anything else, and it is asked
+/// what it offers under the grant it would serve with: a memory limit too
+/// small for it refuses it here as in `serve`, with the same line.
+#[tokio::test]
+async fn check_component_loads_under_the_grant_serve_would_give() {
+    for (policy, expected) in [
+        (
+            "[components.conformance]\nmemory_mib = 1\n",
+            "more than its 1 MiB memory limit",
+        ),
+        (
+            "[components.someone_else]\n",
+            "the component policy does not list `conformance`",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("conformance.wasm");
+        std::fs::copy(support::fixture("conformance"), &file).unwrap();
+        std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
+        // The policy beside the file, as serve finds it in its folder.
+        let check = mcp_host()
+            .arg("check-component")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&check.stdout);
+        let said = String::from_utf8_lossy(&check.stderr).trim().to_string();
+        assert_eq!(check.status.code(), Some(1), "{policy}: {text}{said}");
+        assert!(
+            !text.contains("ok: serve would load it"),
+            "{policy}: {text}"
+        );
+        assert!(said.contains(expected), "{policy}: {said}");
+        assert_eq!(said.lines().count(), 1, "{said}");
+        assert_eq!(
+            said,
+            serve_logs_refusal(dir.path(), "conformance.wasm").await
+        );
+    }
 }
 
 #[tokio::test]
@@ -182,39 +292,8 @@ async fn check_component_refuses_another_contract_with_the_message_serve_logs() 
         dir.path().join("get_current_utc_date.wasm"),
     )
     .unwrap();
-    let port = support::free_port();
-    let mut child = mcp_host()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--identity",
-            "dev-header",
-            "--no-database",
-        ])
-        .args(["--embeddings", "none", "--audit-log", "off", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--components")
-        .arg(dir.path())
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::wait_until_ready(&mut child, port).await;
-    // SAFETY: plain signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stderr);
-    let logged = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|l| {
-            let message = l["message"].as_str()?;
-            message
-                .starts_with("component rejected")
-                .then(|| message.to_string())
-        })
-        .unwrap_or_else(|| panic!("serve logs the refusal:\n{logs}"));
-    assert_eq!(said, logged);
+    assert_eq!(
+        said,
+        serve_logs_refusal(dir.path(), "wrong_version.wasm").await
+    );
 }

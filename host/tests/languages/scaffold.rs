@@ -167,3 +167,58 @@ async fn a_python_scaffold_builds_and_loads() {
 async fn a_javascript_scaffold_builds_and_loads() {
     loads_and_answers("js", "scaffolded-js").await;
 }
+
+/// What `new-tool` refuses, it refuses before writing anything, with the
+/// reason on stderr: a Python name that is a keyword or one `app.py` uses,
+/// a Rust name the project's crates already have, a tool the policy already
+/// has an entry for (a pin to other bytes, say).
+#[test]
+fn new_tool_refuses_what_would_break_the_project_and_writes_nothing() {
+    let root = project();
+    let policy = root.path().join("components/policy.toml");
+    std::fs::write(
+        &policy,
+        "# scaffold test\n# [components.commented_out]\n[components]\npinned.sha256 = \"9f2c000000000000000000000000000000000000000000000000000000000000\"\n",
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(root.path().join("Cargo.toml")).unwrap();
+    let policy_before = std::fs::read_to_string(&policy).unwrap();
+    for (lang, name, reason) in [
+        (
+            "python",
+            "import",
+            "`import` in app.py would be a Python keyword",
+        ),
+        ("python", "match", "would be a Python keyword"),
+        ("python", "scope", "would shadow `scope`"),
+        ("python", "str", "would shadow Python's builtin `str`"),
+        ("rust", "serde", "`cargo build -p serde` would be ambiguous"),
+        ("js", "pinned", "already has an entry for `pinned`"),
+        ("rust", "pinned", "sha256 = \"9f2c"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mcp-host"))
+            .args(["new-tool", "--lang", lang, name, "--root"])
+            .arg(root.path())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{lang} {name}");
+        assert!(said.contains(reason), "{lang} {name}: {said}");
+        assert!(!root.path().join("components").join(name).exists());
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("Cargo.toml")).unwrap(),
+            manifest
+        );
+        assert_eq!(std::fs::read_to_string(&policy).unwrap(), policy_before);
+    }
+    // A commented-out table is no entry: the tool is listed for real.
+    run(
+        Command::new(env!("CARGO_BIN_EXE_mcp-host"))
+            .args(["new-tool", "--lang", "js", "commented-out", "--root"])
+            .arg(root.path()),
+        "new-tool",
+    );
+    let listed: toml::Table = std::fs::read_to_string(&policy).unwrap().parse().unwrap();
+    assert!(listed["components"].get("commented_out").is_some());
+    assert!(listed["components"].get("pinned").is_some());
+}

@@ -58,8 +58,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Embed(args) => run_embed(args).await,
         Command::Healthcheck(args) => mcp_host::healthcheck::run(&args),
         Command::NewTool(args) => {
-            mcp_host::scaffold::run(&args)?;
-            print!("{}", mcp_host::scaffold::next_steps(args.lang, &args.name));
+            let folder = mcp_host::scaffold::run(&args)?;
+            // run() made ROOT/components/NAME; the policy sits beside it.
+            let listed = folder.with_file_name("policy.toml").is_file();
+            print!(
+                "{}",
+                mcp_host::scaffold::next_steps(args.lang, &args.name, listed)
+            );
             Ok(())
         }
         Command::CheckComponent(args) => {

@@ -556,7 +556,9 @@ pub fn run(args: &NewToolArgs) -> Result<PathBuf, ScaffoldError> {
 }
 
 /// What to do next, for the terminal.
-pub fn next_steps(lang: Lang, name: &str) -> String {
+/// What to do next; `listed`: the project has a policy file, which now
+/// lists the tool.
+pub fn next_steps(lang: Lang, name: &str, listed: bool) -> String {
     let file = name.replace('-', "_");
     let build = match lang {
         Lang::Rust => format!(
@@ -567,8 +569,13 @@ pub fn next_steps(lang: Lang, name: &str) -> String {
             format!("bash components/{name}/build.sh target/wasm/other-languages/{file}.wasm")
         }
     };
+    let policy = if listed {
+        ", listed in components/policy.toml"
+    } else {
+        " (no components/policy.toml: every component loads with every import)"
+    };
     format!(
-        "created components/{name} (tool `{file}`), listed in components/policy.toml\n\
+        "created components/{name} (tool `{file}`){policy}\n\
          build:   {build}\n\
          or all:  scripts/build-components.sh   (installs components-dist/{file}.wasm)\n\
          check:   mcp-host check-component components-dist/{file}.wasm\n"

@@ -1,4 +1,4 @@
-//! JavaScript components (see main.rs): `components/js-margin-calculator`,
+//! JavaScript components (see mod.rs): `components/js-margin-calculator`,
 //! built with componentize-js, whose one tool `product_margin` is written
 //! with the `zava-tool.js` helper (schemas declared once, arguments checked
 //! before the handler runs).
@@ -6,33 +6,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
 use crate::support::pg::TestDb;
 use crate::support::*;
 
+use super::{UNKNOWN, server_with_db, structured};
+
 const FIXTURE: &str = "js_margin_calculator";
 const TOOL: &str = "product_margin";
-const UNKNOWN: &str = "11111111-2222-3333-4444-555555555555";
-
-/// The operator's policy as shipped (`components/policy.toml`), so the
-/// component runs under the memory limit it is deployed with.
-const POLICY: &str = include_str!("../../../components/policy.toml");
-
-async fn server_with_db(db: &TestDb, components: &[&str]) -> TestServer {
-    let flags = db.serve_flags();
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    TestServer::start_with_files(components, &[("policy.toml", POLICY)], &flags).await
-}
-
-fn structured(result: &CallToolResult) -> Value {
-    assert!(!is_error(result), "tool error: {}", text_of(result));
-    result
-        .structured_content
-        .clone()
-        .expect("structuredContent")
-}
 
 #[tokio::test]
 async fn loads_and_lists_product_margin_with_its_schemas() {
@@ -157,7 +139,7 @@ async fn answers_as_a_store_manager_and_as_head_office_with_exact_margins() {
         .await
         .unwrap()
         .get(0);
-    let server = server_with_db(&db, &[FIXTURE]).await;
+    let server = server_with_db(&db, &[FIXTURE], &[]).await;
     let seattle = server.client(SEATTLE).await;
     let head_office = server.client(HEAD_OFFICE).await;
     let unassigned = server.client(UNKNOWN).await;
@@ -270,7 +252,7 @@ async fn answers_as_a_store_manager_and_as_head_office_with_exact_margins() {
 #[tokio::test]
 async fn hot_swaps_into_a_running_server() {
     let db = TestDb::fresh().await;
-    let server = server_with_db(&db, &[]).await;
+    let server = server_with_db(&db, &[], &[]).await;
     let mut client = server.client(SEATTLE).await;
     assert!(!client.tool_names().await.contains(&TOOL.to_string()));
 
@@ -360,153 +342,4 @@ fn the_helper_passes_its_node_tests() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Not a test of behaviour: timings for the report (run with
-/// `--ignored --nocapture`; numbers on a busy machine move a lot).
-/// Drop-to-listed from a cold compile cache (Winch first, the default; and
-/// Cranelift only) and a warm one, then per-call latency of
-/// `product_margin` against the same rows through `execute_sales_query`
-/// (calls interleaved, so both see the same load).
-#[tokio::test]
-#[ignore]
-async fn measure_load_and_call_latency() {
-    let db = TestDb::fresh().await;
-    let flags = db.serve_flags();
-    let caches = tempfile::tempdir().unwrap();
-    let cached = |dir: &std::path::Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
-    for (round, cache, baseline_first) in [
-        ("cold cache, baseline first (default)", "a", "true"),
-        ("cold cache, --baseline-first false", "b", "false"),
-        ("warm cache", "a", "true"),
-    ] {
-        let cache_dir = caches.path().join(cache);
-        let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
-        all.extend([
-            "--cache-dir",
-            cache_dir.to_str().unwrap(),
-            "--baseline-first",
-            baseline_first,
-            "--call-timeout",
-            "30s",
-        ]);
-        let server =
-            TestServer::start_with_files(&["sales_sql"], &[("policy.toml", POLICY)], &all).await;
-        let mut client = server.client(SEATTLE).await;
-        let before = cached(&cache_dir);
-        let dropped = Instant::now();
-        server.install(FIXTURE, &format!("{FIXTURE}.wasm"));
-        while !server.tool_names().contains(&TOOL.to_string()) {
-            assert!(dropped.elapsed() < Duration::from_secs(240), "not loaded");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let listed = dropped.elapsed();
-        client.next_list_changed().await;
-        let first = Instant::now();
-        structured(
-            &client
-                .call(TOOL, json!({ "category": "Power Tools" }))
-                .await,
-        );
-        let first = first.elapsed();
-        if round == "warm cache" {
-            eprintln!("{round}: drop -> listed {listed:?}; first call {first:?}");
-        } else {
-            while cached(&cache_dir) == before && dropped.elapsed() < Duration::from_secs(240) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            eprintln!(
-                "{round}: drop -> listed {listed:?}; first call {first:?}; optimised code cached after {:?}",
-                dropped.elapsed()
-            );
-        }
-        if round != "warm cache" {
-            server.stop().await;
-            continue;
-        }
-        // At 15 % off, Power Tools (45 products) and every product: the
-        // product_margin rows, and the same figures through
-        // execute_sales_query.
-        let cases = [
-            (
-                "45 rows",
-                "c.category_name ILIKE '%power tools%'",
-                json!({ "category": "Power Tools", "discount_percent": 15 }),
-            ),
-            (
-                "all 405 rows",
-                "true",
-                json!({ "discount_percent": 15, "limit": 500 }),
-            ),
-        ];
-        for (what, filter, margin) in cases {
-            let sql = json!({ "max_rows": 1000, "postgresql_query": format!(
-                "SELECT p.product_id, p.sku, p.product_name, c.category_name AS category, \
-                 p.cost AS unit_cost, p.base_price AS list_price, p.base_price - p.cost AS margin, \
-                 round((p.base_price - p.cost) * 100 / p.base_price, 2) AS margin_percent, \
-                 round(p.base_price * 0.85, 2) AS discounted_price, \
-                 round(p.base_price * 0.85, 2) - p.cost AS discounted_margin, \
-                 round((round(p.base_price * 0.85, 2) - p.cost) * 100 / round(p.base_price * 0.85, 2), 2) AS discounted_margin_percent \
-                 FROM retail.products p JOIN retail.categories c ON c.category_id = p.category_id \
-                 WHERE {filter} ORDER BY p.product_name") });
-            let rows_js = structured(&client.call(TOOL, margin.clone()).await)["row_count"].clone();
-            let rows_rs =
-                structured(&client.call("execute_sales_query", sql.clone()).await)["row_count"]
-                    .clone();
-            assert_eq!(rows_js, rows_rs, "{what}: the same rows");
-            let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
-            let mut spent: BTreeMap<&str, (f64, f64, f64)> = BTreeMap::new();
-            for i in 0..55 {
-                for (tool, arguments) in [(TOOL, &margin), ("execute_sales_query", &sql)] {
-                    let before = metrics(&server.base).await;
-                    let started = Instant::now();
-                    structured(&client.call(tool, arguments.clone()).await);
-                    let took = started.elapsed();
-                    let after = metrics(&server.base).await;
-                    if i >= 5 {
-                        times.entry(tool).or_default().push(took);
-                        let d = |name: &str| {
-                            after.get(name).unwrap_or(&0.0) - before.get(name).unwrap_or(&0.0)
-                        };
-                        let e = spent.entry(tool).or_default();
-                        e.0 += d("mcp_component_instantiation_duration_seconds_sum");
-                        e.1 += d("mcp_db_query_duration_seconds_sum");
-                        e.2 += 1.0;
-                    }
-                }
-            }
-            for (tool, mut t) in times {
-                t.sort();
-                let p = |q: f64| t[((t.len() - 1) as f64 * q).round() as usize];
-                let (inst, db, n) = spent[tool];
-                eprintln!(
-                    "{what}, {tool}: p50 {:?} p90 {:?} min {:?} ({} calls); mean instantiate {:?}, mean database {:?}",
-                    p(0.5),
-                    p(0.9),
-                    t[0],
-                    t.len(),
-                    Duration::from_secs_f64(inst / n),
-                    Duration::from_secs_f64(db / n),
-                );
-            }
-        }
-        server.stop().await;
-    }
-}
-
-/// The host's metrics (`/metrics`), by sample name (labels included).
-async fn metrics(base: &str) -> BTreeMap<String, f64> {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            Some((name.to_string(), value.parse().ok()?))
-        })
-        .collect()
 }

@@ -7,3 +7,33 @@
 mod javascript;
 mod python;
 mod scaffold;
+
+use rmcp::model::CallToolResult;
+use serde_json::Value;
+
+use crate::support::pg::TestDb;
+use crate::support::{TestServer, is_error, text_of};
+
+/// A caller id no store is assigned to.
+const UNKNOWN: &str = "11111111-2222-3333-4444-555555555555";
+
+/// The operator's policy as shipped (`components/policy.toml`), so a
+/// component runs under the memory limit it is deployed with.
+const POLICY: &str = include_str!("../../../components/policy.toml");
+
+/// A server on `db` with `components` under the shipped policy.
+async fn server_with_db(db: &TestDb, components: &[&str], extra: &[&str]) -> TestServer {
+    let mut flags = db.serve_flags();
+    flags.extend(extra.iter().map(|s| s.to_string()));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    TestServer::start_with_files(components, &[("policy.toml", POLICY)], &flags).await
+}
+
+/// A successful result's `structuredContent`.
+fn structured(result: &CallToolResult) -> Value {
+    assert!(!is_error(result), "tool error: {}", text_of(result));
+    result
+        .structured_content
+        .clone()
+        .expect("structuredContent")
+}

@@ -1,4 +1,4 @@
-//! Python components (see main.rs): `components/py-store-kpis`, built with
+//! Python components (see mod.rs): `components/py-store-kpis`, built with
 //! componentize-py, whose one tool `store_kpis` is a typed function under the
 //! `zava_tool` helper (schemas derived from its type hints, arguments checked
 //! before it runs), and the hostile fixture `host/tests/fixtures/py-hostile`
@@ -7,35 +7,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
 use crate::support::pg::TestDb;
 use crate::support::*;
 
+use super::{POLICY, UNKNOWN, server_with_db, structured};
+
 const FIXTURE: &str = "py_store_kpis";
 const TOOL: &str = "store_kpis";
 const HOSTILE: &str = "py_hostile";
-const UNKNOWN: &str = "11111111-2222-3333-4444-555555555555";
-
-/// The operator's policy as shipped (`components/policy.toml`), so the
-/// component runs under the memory limit it is deployed with.
-const POLICY: &str = include_str!("../../../components/policy.toml");
-
-async fn server_with_db(db: &TestDb, components: &[&str], extra: &[&str]) -> TestServer {
-    let mut flags = db.serve_flags();
-    flags.extend(extra.iter().map(|s| s.to_string()));
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    TestServer::start_with_files(components, &[("policy.toml", POLICY)], &flags).await
-}
-
-fn structured(result: &CallToolResult) -> Value {
-    assert!(!is_error(result), "tool error: {}", text_of(result));
-    result
-        .structured_content
-        .clone()
-        .expect("structuredContent")
-}
 
 fn as_object(map: &serde_json::Map<String, Value>) -> Value {
     Value::Object(map.clone())
@@ -526,83 +507,4 @@ async fn a_python_allocation_is_stopped_at_the_memory_limit() {
     assert_eq!(text_of(&result), "ValueError: py_raise always raises");
     assert_ok(&client).await;
     server.stop().await;
-}
-
-/// Not a test of behaviour: timings for the report (run with
-/// `--ignored --nocapture`). Drop-to-listed with a cold and a warm compile
-/// cache, and per-call latency against `execute_sales_query` running the
-/// same SQL.
-#[tokio::test]
-#[ignore]
-async fn measure_load_and_call_latency() {
-    let db = TestDb::fresh().await;
-    let cache = tempfile::tempdir().unwrap();
-    let cache_dir = cache.path().join("compiled");
-    let extra = [
-        "--cache-dir",
-        cache_dir.to_str().unwrap(),
-        "--call-timeout",
-        "30s",
-        "--identity-rate",
-        "off",
-    ];
-    for round in ["cold cache", "warm cache"] {
-        let server = server_with_db(&db, &["sales_sql"], &extra).await;
-        let mut client = server.client(SEATTLE).await;
-        let dropped = Instant::now();
-        server.install(FIXTURE, &format!("{FIXTURE}.wasm"));
-        while !server.tool_names().contains(&TOOL.to_string()) {
-            assert!(dropped.elapsed() < Duration::from_secs(240), "not loaded");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let listed = dropped.elapsed();
-        client.next_list_changed().await;
-        assert!(client.tool_names().await.contains(&TOOL.to_string()));
-        eprintln!("drop -> listed ({round}): {listed:?}");
-        if round == "cold cache" {
-            server.stop().await;
-            continue;
-        }
-        // The tool's statement with Seattle's parameters written in.
-        let sql = include_str!("../../../components/py-store-kpis/app.py");
-        let sql = sql
-            .split("SQL = \"\"\"")
-            .nth(1)
-            .unwrap()
-            .split("\"\"\"")
-            .next()
-            .unwrap();
-        let sql = sql
-            .replace("$1::date", "DATE '2025-07-01'")
-            .replace("$2::date", "DATE '2025-10-01'")
-            .replace("$3::int", "NULL::int")
-            .replace("$4::int", "1");
-        for (tool, arguments) in [
-            (TOOL, json!({ "period": "2025-Q3" })),
-            (
-                "execute_sales_query",
-                json!({ "postgresql_query": sql, "max_rows": 1000 }),
-            ),
-        ] {
-            for _ in 0..5 {
-                structured(&client.call(tool, arguments.clone()).await);
-            }
-            let mut times = Vec::new();
-            for _ in 0..50 {
-                let started = Instant::now();
-                structured(&client.call(tool, arguments.clone()).await);
-                times.push(started.elapsed());
-            }
-            times.sort();
-            let p = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-            eprintln!(
-                "{tool}: p50 {:?} p90 {:?} min {:?} max {:?} (50 calls)",
-                p(0.5),
-                p(0.9),
-                times[0],
-                times[times.len() - 1]
-            );
-        }
-        server.stop().await;
-    }
 }

@@ -188,25 +188,39 @@ const PY_BUILTINS: &[&str] = &[
     "zip",
 ];
 
-/// Module-level names app.py imports or defines, and the helper's exports
-/// (`zava_tool.__all__`, what a tool imports next: `query`, ...).
-const PY_SCAFFOLD_NAMES: &[&str] = &[
-    "dataclass",
-    "Annotated",
-    "Greeting",
-    "Arg",
-    "DatabaseError",
-    "InvalidArguments",
-    "Rows",
-    "Scope",
-    "Tool",
-    "ToolFailed",
-    "json_schema",
-    "log",
-    "query",
-    "scope",
-    "tool",
-];
+/// Module-level names the scaffold's app.py imports or defines, and the
+/// helper's exports (`zava_tool.__all__`, what a tool imports next:
+/// `query`, ...), read from the very texts `new-tool` writes.
+fn py_scaffold_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for line in PY_APP.lines() {
+        if let Some((_, imported)) = line
+            .strip_prefix("from ")
+            .and_then(|l| l.split_once(" import "))
+        {
+            let imported = imported.split('#').next().unwrap_or_default();
+            names.extend(imported.split(',').map(|n| n.trim().to_string()));
+        }
+        for keyword in ["class ", "def "] {
+            if let Some(rest) = line.strip_prefix(keyword) {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                names.push(name);
+            }
+        }
+    }
+    if let Some(all) = PY_HELPER.split("__all__ = [").nth(1) {
+        let all = all.split(']').next().unwrap_or_default();
+        names.extend(
+            all.split(',')
+                .map(|n| n.trim().trim_matches('"').to_string()),
+        );
+    }
+    names.retain(|n| !n.is_empty());
+    names
+}
 
 /// Why `function` cannot be the name of the scaffold's Python function.
 fn python_name_problem(function: &str) -> Option<String> {
@@ -214,7 +228,7 @@ fn python_name_problem(function: &str) -> Option<String> {
         Some("would be a Python keyword".into())
     } else if PY_BUILTINS.contains(&function) {
         Some(format!("would shadow Python's builtin `{function}`"))
-    } else if PY_SCAFFOLD_NAMES.contains(&function) {
+    } else if py_scaffold_names().iter().any(|n| n == function) {
         Some(format!(
             "would shadow `{function}`, a name app.py imports or defines"
         ))
@@ -701,38 +715,26 @@ mod tests {
         assert!(keyword.contains("keyword"), "{keyword}");
     }
 
-    /// The list of scaffold names keeps up with app.py and the helper.
+    /// The names app.py and the helper define are read from their texts,
+    /// and every one is reserved.
     #[test]
     fn every_name_app_py_and_zava_tool_define_is_reserved() {
-        let mut names = Vec::new();
-        for line in PY_APP.lines() {
-            if let Some((_, imported)) = line
-                .strip_prefix("from ")
-                .and_then(|l| l.split_once(" import "))
-            {
-                let imported = imported.split('#').next().unwrap();
-                names.extend(imported.split(',').map(|n| n.trim().to_string()));
-            }
-            for keyword in ["class ", "def "] {
-                if let Some(rest) = line.strip_prefix(keyword) {
-                    let name: String = rest
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    if !name.is_empty() {
-                        names.push(name);
-                    }
-                }
-            }
-        }
-        let all = PY_HELPER.split("__all__ = [").nth(1).unwrap();
-        let all = all.split(']').next().unwrap();
-        names.extend(
-            all.split(',')
-                .map(|n| n.trim().trim_matches('"').to_string())
-                .filter(|n| !n.is_empty()),
-        );
+        let names = py_scaffold_names();
         assert!(names.len() > 10, "{names:?}");
+        for expected in [
+            "dataclass",
+            "Annotated",
+            "Greeting",
+            "Arg",
+            "Tool",
+            "log",
+            "scope",
+            "query",
+            "tool",
+            "json_schema",
+        ] {
+            assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+        }
         for name in names {
             assert!(python_name_problem(&name).is_some(), "{name}");
         }

@@ -4,14 +4,13 @@
 //! before the handler runs).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support::pg::TestDb;
 use crate::support::*;
 
-use super::{UNKNOWN, server_with_db, structured};
+use super::{UNKNOWN, drop_in, server_with_db, structured, take_out};
 
 const FIXTURE: &str = "js_margin_calculator";
 const TOOL: &str = "product_margin";
@@ -254,20 +253,7 @@ async fn hot_swaps_into_a_running_server() {
     let db = TestDb::fresh().await;
     let server = server_with_db(&db, &[], &[]).await;
     let mut client = server.client(SEATTLE).await;
-    assert!(!client.tool_names().await.contains(&TOOL.to_string()));
-
-    let dropped = Instant::now();
-    server.install(FIXTURE, &format!("{FIXTURE}.wasm"));
-    // Compiling a 12 MB component (SpiderMonkey inside) from cold takes
-    // seconds, more on a busy machine than next_list_changed's bound.
-    wait_until(Duration::from_secs(240), || {
-        server.tool_names().contains(&TOOL.to_string())
-    })
-    .await
-    .expect("the dropped component is loaded");
-    eprintln!("{TOOL} listed {:?} after the drop", dropped.elapsed());
-    client.next_list_changed().await;
-    assert!(client.tool_names().await.contains(&TOOL.to_string()));
+    drop_in(&server, &mut client, FIXTURE, TOOL).await;
     let answer = structured(
         &client
             .call(TOOL, json!({ "product": "hammer", "discount_percent": 20 }))
@@ -276,11 +262,7 @@ async fn hot_swaps_into_a_running_server() {
     assert_eq!(answer["scope"], "store:1");
     assert!(answer["row_count"].as_u64().unwrap() > 0, "{answer}");
 
-    client.drain_list_changed();
-    server.remove(&format!("{FIXTURE}.wasm"));
-    client.next_list_changed().await;
-    assert!(!client.tool_names().await.contains(&TOOL.to_string()));
-    assert!(!server.tool_names().contains(&TOOL.to_string()));
+    take_out(&server, &mut client, FIXTURE, TOOL).await;
     server.stop().await;
 }
 

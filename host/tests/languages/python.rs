@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::pg::TestDb;
 use crate::support::*;
 
-use super::{POLICY, UNKNOWN, server_with_db, structured};
+use super::{POLICY, UNKNOWN, drop_in, server_with_db, structured, take_out};
 
 const FIXTURE: &str = "py_store_kpis";
 const TOOL: &str = "store_kpis";
@@ -343,20 +343,7 @@ async fn hot_swaps_into_a_running_server() {
     let db = TestDb::fresh().await;
     let server = server_with_db(&db, &[], &[]).await;
     let mut client = server.client(SEATTLE).await;
-    assert!(!client.tool_names().await.contains(&TOOL.to_string()));
-
-    let dropped = Instant::now();
-    server.install(FIXTURE, &format!("{FIXTURE}.wasm"));
-    // Compiling a 19 MB component (CPython inside) from cold takes seconds,
-    // more on a busy machine than next_list_changed's bound.
-    wait_until(Duration::from_secs(240), || {
-        server.tool_names().contains(&TOOL.to_string())
-    })
-    .await
-    .expect("the dropped component is loaded");
-    eprintln!("{TOOL} listed {:?} after the drop", dropped.elapsed());
-    client.next_list_changed().await;
-    assert!(client.tool_names().await.contains(&TOOL.to_string()));
+    drop_in(&server, &mut client, FIXTURE, TOOL).await;
     let answer = structured(&client.call(TOOL, json!({ "period": "2025" })).await);
     assert_eq!(answer["scope"], "store:1");
     assert!(
@@ -364,11 +351,7 @@ async fn hot_swaps_into_a_running_server() {
         "{answer}"
     );
 
-    client.drain_list_changed();
-    server.remove(&format!("{FIXTURE}.wasm"));
-    client.next_list_changed().await;
-    assert!(!client.tool_names().await.contains(&TOOL.to_string()));
-    assert!(!server.tool_names().contains(&TOOL.to_string()));
+    take_out(&server, &mut client, FIXTURE, TOOL).await;
     server.stop().await;
 }
 

@@ -1,43 +1,20 @@
 //! Query results as compact JSON, and database errors as messages an
 //! assistant (or the user picking a prompt) can act on.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use zava_tool::ToolError;
 use zava_tool::types::{DbError, RequestError, RowSet, SqlValue};
 
-/// One value as JSON. Exact decimals (`numeric`) stay strings so that no
-/// digit is lost; floats that JSON cannot hold (NaN, infinity) become text.
+/// One value as JSON (the SDK's conversion: exact decimals stay strings,
+/// floats JSON cannot hold become text).
 pub fn value(v: &SqlValue) -> Value {
-    match v {
-        SqlValue::Null => Value::Null,
-        SqlValue::Boolean(b) => Value::Bool(*b),
-        SqlValue::Int(i) => json!(i),
-        SqlValue::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Value::Number)
-            .unwrap_or_else(|| Value::String(f.to_string())),
-        SqlValue::Numeric(s)
-        | SqlValue::Text(s)
-        | SqlValue::Date(s)
-        | SqlValue::Timestamp(s)
-        | SqlValue::Uuid(s) => Value::String(s.clone()),
-        SqlValue::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
-        SqlValue::Vector(v) => json!(v),
-    }
+    v.to_json()
 }
 
 /// Rows as objects keyed by column name (for small lookups).
 pub fn records(set: &RowSet) -> Vec<Map<String, Value>> {
-    set.rows
-        .iter()
-        .map(|row| {
-            set.columns
-                .iter()
-                .zip(row)
-                .map(|(c, v)| (c.name.clone(), value(v)))
-                .collect()
-        })
-        .collect()
+    set.records()
 }
 
 /// A database error as a tool result the assistant can act on.
